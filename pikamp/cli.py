@@ -1,0 +1,85 @@
+"""The ``pikamp`` command: start, stop, status."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from pikamp.config import Config
+
+
+def _config(path: str | None) -> Config:
+    if path is None and os.path.exists("conf/pika.conf"):
+        path = "conf/pika.conf"
+    return Config.load(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pikamp", description="Redis-compatible persistent KV server")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_start = sub.add_parser("start", help="run the server (foreground unless --daemonize)")
+    p_start.add_argument("-c", "--config", help="config file (default: conf/pika.conf if present)")
+    p_start.add_argument("--daemonize", action="store_true", help="detach and write the pid file")
+    for name, help_ in (("stop", "stop a running server"), ("status", "show the process tree")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("-c", "--config")
+    args = ap.parse_args(argv)
+    config = _config(args.config)
+    if args.cmd == "start":
+        from pikamp import server
+
+        return server.start(config, args.daemonize or config.bool("daemonize"))
+    if args.cmd == "stop":
+        return stop(config)
+    return status(config)
+
+
+def stop(config: Config, timeout: float = 30.0) -> int:
+    from pikamp.server import read_pid
+
+    pid = read_pid(config)
+    if pid is None:
+        print("pikamp is not running", file=sys.stderr)
+        return 1
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"pikamp (pid {pid}) stopped")
+            return 0
+        time.sleep(0.05)
+    print(f"pikamp (pid {pid}) did not stop within {timeout:.0f}s", file=sys.stderr)
+    return 1
+
+
+def status(config: Config) -> int:
+    import psutil
+
+    from pikamp.server import read_pid
+
+    pid = read_pid(config)
+    if pid is None:
+        print("pikamp is not running")
+        return 3
+    root = psutil.Process(pid)
+    procs = [root] + root.children()
+    for p in procs:
+        p.cpu_percent(None)
+    time.sleep(0.2)
+    print(f"{'PID':>7} {'CPU%':>6} {'RSS MB':>8}  ROLE")
+    for p in procs:
+        try:
+            with p.oneshot():
+                title = " ".join(p.cmdline()) or p.name()
+                print(f"{p.pid:>7} {p.cpu_percent(None):>6.1f} {p.memory_info().rss / 2**20:>8.1f}  {title}")
+        except psutil.NoSuchProcess:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

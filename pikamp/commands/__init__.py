@@ -1,0 +1,26 @@
+"""Command modules: each registers its commands in the table on import."""
+from __future__ import annotations
+
+import importlib
+
+MODULES = (
+    "connection",
+    "server",
+    "keys",
+    "strings",
+    "bitmaps",
+    "hashes",
+    "lists",
+    "sets",
+    "zsets",
+)
+
+
+def load_all() -> None:
+    """Import every command module (a module not written yet is skipped)."""
+    for name in MODULES:
+        try:
+            importlib.import_module(f"pikamp.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"pikamp.commands.{name}":
+                raise

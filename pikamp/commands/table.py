@@ -1,0 +1,129 @@
+"""The command table: the single source of truth for every command.
+
+Routing (where a command runs), arity checks, COMMAND INFO/DOCS/COUNT/GETKEYS,
+and later the binlog, slowlog and commandstats all read this table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Where a command runs.
+LOCAL = 0  # on the worker holding the client socket (connection/server state)
+OWNER = 1  # on the worker owning the client's selected DB
+ALL = 2  # on every worker, for the DBs each owns (FLUSHALL)
+
+
+@dataclass(slots=True)
+class Command:
+    """One entry of the table. ``arity`` follows Redis: N exact, -N at least N."""
+
+    name: str
+    arity: int
+    flags: tuple[str, ...]
+    first_key: int
+    last_key: int
+    step: int
+    handler: Callable[..., Any]
+    route: int
+    group: str
+    summary: str
+    since: str
+    complexity: str
+    acl_categories: tuple[str, ...] = ()
+    subcommands: dict[str, "Command"] = field(default_factory=dict)
+
+    @property
+    def is_write(self) -> bool:
+        return "write" in self.flags
+
+    def keys(self, args: list[bytes]) -> list[bytes]:
+        """The key arguments of ``args`` (args[0] is the command name)."""
+        if self.first_key == 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
+        return args[self.first_key : last + 1 : self.step]
+
+
+COMMANDS: dict[bytes, Command] = {}
+
+_CATEGORY_BY_GROUP = {
+    "string": "@string",
+    "generic": "@keyspace",
+    "hash": "@hash",
+    "list": "@list",
+    "set": "@set",
+    "sorted_set": "@sortedset",
+    "connection": "@connection",
+    "server": "@admin",
+    "bitmap": "@bitmap",
+    "pubsub": "@pubsub",
+    "transactions": "@transaction",
+}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    keys: tuple[int, int, int] = (0, 0, 0),
+    *,
+    route: int = OWNER,
+    group: str = "generic",
+    summary: str = "",
+    since: str = "1.0.0",
+    complexity: str = "O(1)",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a handler.
+
+    OWNER/ALL handlers are called as ``fn(ctx, args)`` where ``ctx.db`` is the
+    Database; LOCAL handlers as ``fn(conn, args)`` with the client connection.
+    ``args[0]`` is the command name as the client sent it.
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fl = tuple(flags.split())
+        cats = []
+        if "write" in fl:
+            cats.append("@write")
+        if "readonly" in fl:
+            cats.append("@read")
+        if "admin" in fl:
+            cats += ["@admin", "@dangerous"]
+        if "fast" in fl:
+            cats.append("@fast")
+        else:
+            cats.append("@slow")
+        if group in _CATEGORY_BY_GROUP and _CATEGORY_BY_GROUP[group] not in cats:
+            cats.insert(0, _CATEGORY_BY_GROUP[group])
+        cmd = Command(
+            name=name.lower(),
+            arity=arity,
+            flags=fl,
+            first_key=keys[0],
+            last_key=keys[1],
+            step=keys[2],
+            handler=fn,
+            route=route,
+            group=group,
+            summary=summary or (fn.__doc__ or "").strip().split("\n")[0],
+            since=since,
+            complexity=complexity,
+            acl_categories=tuple(cats),
+        )
+        if "|" in name:
+            parent, sub = name.lower().split("|", 1)
+            COMMANDS[parent.encode()].subcommands[sub] = cmd
+        else:
+            COMMANDS[name.lower().encode()] = cmd
+        return fn
+
+    return register
+
+
+def lookup(name: bytes) -> Command | None:
+    """The command for a client-sent name (any case)."""
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        cmd = COMMANDS.get(name.lower())
+    return cmd

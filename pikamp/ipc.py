@@ -1,0 +1,161 @@
+"""Forwarding between workers over unix sockets.
+
+A worker that receives a command for a DB it does not own sends it to the
+owner over one persistent, pipelined link per peer. Requests and replies are
+RESP arrays; replies are matched by request id, not by order, so a reply that
+is held back at the owner never blocks the others. Everything queued during
+one event-loop turn goes out in one write per link.
+
+request: *N  $reqid $db $proto  <command args...>     (db -1: "every DB you own")
+reply:   *2  :reqid $<encoded reply bytes>
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Callable
+
+import hiredis
+
+if TYPE_CHECKING:
+    from pikamp.worker import Worker
+
+log = logging.getLogger("pikamp.ipc")
+
+
+def socket_path(run_dir: str, index: int) -> str:
+    return os.path.join(run_dir, f"worker{index}.sock")
+
+
+def encode_request(reqid: int, db: int, resp3: bool, args: list[bytes]) -> bytes:
+    parts = [b"*%d\r\n$%d\r\n%d\r\n$%d\r\n%d\r\n$1\r\n%b\r\n" % (
+        len(args) + 3, len(str(reqid)), reqid, len(str(db)), db, b"3" if resp3 else b"2")]
+    parts += [b"$%d\r\n%b\r\n" % (len(a), a) for a in args]
+    return b"".join(parts)
+
+
+def encode_reply(reqid: int, reply: bytes) -> bytes:
+    return b"*2\r\n:%d\r\n$%d\r\n%b\r\n" % (reqid, len(reply), reply)
+
+
+UNAVAILABLE = b"-ERR the worker owning this DB restarted while the command was in flight; retry\r\n"
+
+
+class PeerLink(asyncio.Protocol):
+    """Client side of the link to one peer worker (the owner of some DBs)."""
+
+    def __init__(self, worker: "Worker", peer: int) -> None:
+        self.worker = worker
+        self.peer = peer
+        self.transport: asyncio.Transport | None = None
+        self.reader = hiredis.Reader()
+        self.queue: list[bytes] = []
+        self.inflight: dict[int, Callable[[bytes], None]] = {}
+        self.unsent: dict[int, Callable[[bytes], None]] = {}
+        self.next_id = 1
+        self.connecting = False
+
+    def send(self, db: int, resp3: bool, args: list[bytes], done: Callable[[bytes], None]) -> None:
+        """Queue a request; ``done(reply_bytes)`` is called when the owner answers."""
+        rid = self.next_id
+        self.next_id += 1
+        self.queue.append(encode_request(rid, db, resp3, args))
+        self.unsent[rid] = done
+        self.worker.mark_link(self)
+
+    def flush(self) -> None:
+        if self.transport is None:
+            self.connect()
+            return
+        if self.queue:
+            self.transport.write(b"".join(self.queue))
+            self.queue.clear()
+            self.inflight.update(self.unsent)
+            self.unsent.clear()
+
+    def connect(self) -> None:
+        if not self.connecting:
+            self.connecting = True
+            asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        path = socket_path(self.worker.run_dir, self.peer)
+        delay = 0.01
+        while True:
+            try:
+                await loop.create_unix_connection(lambda: self, path)
+                break
+            except OSError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        self.connecting = False
+        self.worker.mark_link(self)
+        self.worker.schedule_turn()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.reader = hiredis.Reader()
+
+    def data_received(self, data: bytes) -> None:
+        self.worker.begin_turn()
+        self.reader.feed(data)
+        inflight = self.inflight
+        while True:
+            msg = self.reader.gets()
+            if msg is False:
+                break
+            cb = inflight.pop(msg[0], None)
+            if cb is not None:
+                cb(msg[1])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        failed, self.inflight = self.inflight, {}
+        if failed:
+            log.warning("link to worker %d lost with %d requests in flight", self.peer, len(failed))
+            self.worker.begin_turn()
+            for cb in failed.values():
+                cb(UNAVAILABLE)
+        if self.unsent and not self.worker.stopping:
+            self.connect()
+
+
+class OwnerLink(asyncio.Protocol):
+    """Server side: requests from one peer, executed on the DBs this worker owns."""
+
+    def __init__(self, worker: "Worker") -> None:
+        self.worker = worker
+        self.reader = hiredis.Reader()
+        self.out: list[bytes] = []
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        w = self.worker
+        w.begin_turn()
+        self.reader.feed(data)
+        while True:
+            msg = self.reader.gets()
+            if msg is False:
+                break
+            rid = int(msg[0])
+            db = int(msg[1])
+            resp3 = msg[2] == b"3"
+            args = msg[3:]
+            w.execute_forwarded(db, resp3, args, self, rid)
+
+    def reply(self, rid: int, reply: bytes) -> None:
+        self.out.append(encode_reply(rid, reply))
+        self.worker.mark_link(self)
+
+    def flush(self) -> None:
+        if self.out and self.transport is not None:
+            self.transport.write(b"".join(self.out))
+        self.out.clear()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None

@@ -1,0 +1,30 @@
+"""Service processes beside the workers (replication, purge, bgsave, keyscan, monitor, pubsub).
+
+Each runs in its own process with its role in the title. Until a service's
+feature lands it only holds its place in the process tree: it is started,
+titled, restarted if it dies, and stopped cleanly, and does no work.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from setproctitle import setproctitle
+
+from pikamp.config import Config
+
+SERVICES = ("replication", "purge", "bgsave", "keyscan", "monitor", "pubsub")
+
+log = logging.getLogger("pikamp.services")
+
+
+def run(name: str, config: Config) -> None:
+    """Entry point of a service process."""
+    setproctitle(f"pikamp: {name}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    log.info("%s service up", name)
+    while not stop.wait(1.0):
+        pass
+    log.info("%s service stopped", name)

@@ -1,0 +1,1 @@
+"""Storage: the RocksDB engine, the on-disk codec, and one module per data type."""

@@ -1,0 +1,177 @@
+"""One logical DB: key lookup with lazy expiry, type checks, key deletion,
+expiry index, versions and the live DBSIZE counter. Type modules
+(strings, hashes, ...) build on this; none of them touches RocksDB directly."""
+from __future__ import annotations
+
+import time
+
+from pikamp.errors import WRONGTYPE, RespError
+from pikamp.storage import codec
+from pikamp.storage.codec import STRING
+from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
+
+
+class Clock:
+    """One "now" per event-loop turn, so a pipeline sees a consistent time."""
+
+    __slots__ = ("ms",)
+
+    def __init__(self) -> None:
+        self.ms = int(time.time() * 1000)
+
+    def tick(self) -> int:
+        self.ms = int(time.time() * 1000)
+        return self.ms
+
+
+class Database:
+    """Key space of DB ``index``, stored in one Engine."""
+
+    def __init__(self, index: int, engine: Engine, clock: Clock) -> None:
+        self.index = index
+        self.engine = engine
+        self.clock = clock
+        raw = engine.get(STATE, codec.DBSIZE_KEY)
+        self.size = codec.unpack_u64(raw) if raw else 0
+        self._size_dirty = False
+        self._last_version = 0
+        self.expired_keys = 0  # for INFO stats
+        self.watchers: dict[bytes, set] = {}
+
+    # -- lookup --------------------------------------------------------------
+    def lookup(self, key: bytes) -> bytes | None:
+        """The key's meta record, or None if absent or expired (expired keys are removed)."""
+        raw = self.engine.get(META, key)
+        if raw is None:
+            return None
+        exp = codec.meta_expire(raw)
+        if exp and exp <= self.clock.ms:
+            self.delete(key, raw)
+            self.expired_keys += 1
+            return None
+        return raw
+
+    def lookup_type(self, key: bytes, typ: int) -> bytes | None:
+        """Like lookup, but WRONGTYPE if the key holds another type."""
+        raw = self.lookup(key)
+        if raw is not None and raw[0] != typ:
+            raise RespError(WRONGTYPE)
+        return raw
+
+    def exists(self, key: bytes) -> bool:
+        return self.lookup(key) is not None
+
+    # -- writes ------------------------------------------------------------
+    def new_version(self) -> int:
+        """A version never used before by this DB (microsecond clock, strictly rising)."""
+        v = max(time.time_ns() // 1000, self._last_version + 1)
+        self._last_version = v
+        return v
+
+    def put_meta(self, key: bytes, raw: bytes, old: bytes | None) -> None:
+        """Store ``raw`` as the key's meta; ``old`` is the live record it replaces (or None).
+
+        Keeps the expiry index and the key count in step, and drops the old
+        collection's members when the old record was a collection of another version.
+        """
+        eng = self.engine
+        if old is None:
+            self.size += 1
+            self._size_dirty = True
+            old_exp = 0
+        else:
+            old_exp = codec.meta_expire(old)
+            if old[0] != STRING and codec.meta_version(old) != codec.meta_version(raw):
+                self._drop_members(key)
+        new_exp = codec.meta_expire(raw)
+        if old_exp != new_exp:
+            if old_exp:
+                eng.delete(EXPIRES, codec.expire_entry(old_exp, key))
+            if new_exp:
+                eng.put(EXPIRES, codec.expire_entry(new_exp, key), b"")
+        eng.put(META, key, raw)
+
+    def delete(self, key: bytes, old: bytes) -> None:
+        """Remove a key whose current meta record is ``old``. O(1) for any size."""
+        eng = self.engine
+        exp = codec.meta_expire(old)
+        if exp:
+            eng.delete(EXPIRES, codec.expire_entry(exp, key))
+        if old[0] != STRING:
+            self._drop_members(key)
+        eng.delete(META, key)
+        self.size -= 1
+        self._size_dirty = True
+        if self.watchers:
+            self.touch_watched(key)
+
+    def _drop_members(self, key: bytes) -> None:
+        start, end = codec.key_range(key)
+        self.engine.delete_range(DATA, start, end)
+        self.engine.delete_range(ZSCORE, start, end)
+
+    def set_expire(self, key: bytes, old: bytes, expire_ms: int) -> None:
+        """Change the expiry of a live key (0 = persist)."""
+        self.put_meta(key, codec.with_expire(old, expire_ms), old)
+
+    def flush(self) -> int:
+        """Delete every key (FLUSHDB). Returns how many keys there were."""
+        eng = self.engine
+        n = self.size
+        for cf in (META, DATA, ZSCORE, EXPIRES):
+            eng.delete_range(cf, b"", b"\xff" * 64)
+            # delete_range's end is exclusive: keys starting with 64 0xff bytes survive.
+            for k, _ in eng.iterate(cf, b"\xff" * 64):
+                eng.delete(cf, k)
+        self.size = 0
+        self._size_dirty = True
+        eng.commit()
+        return n
+
+    def commit(self) -> None:
+        """Write everything done this turn (and the key count) atomically."""
+        if self._size_dirty:
+            self.engine.put(STATE, codec.DBSIZE_KEY, codec.pack_u64(self.size))
+            self._size_dirty = False
+        self.engine.commit()
+
+    # -- WATCH support -----------------------------------------------------
+    def touch_watched(self, key: bytes) -> None:
+        """Mark every transaction watching ``key`` as dirty."""
+        clients = self.watchers.pop(key, None)
+        if clients:
+            for c in clients:
+                c.dirty_cas = True
+
+    # -- active expiry -----------------------------------------------------
+    def expire_cycle(self, limit: int) -> int:
+        """Remove up to ``limit`` expired keys; returns how many were removed."""
+        now = self.clock.ms
+        end = codec.pack_u64(now + 1)
+        victims = []
+        for entry, _ in self.engine.iterate(EXPIRES, b"", end):
+            victims.append(codec.decode_expire_entry(entry))
+            if len(victims) >= limit:
+                break
+        removed = 0
+        for exp, key in victims:
+            raw = self.engine.get(META, key)
+            if raw is not None and codec.meta_expire(raw) == exp:
+                self.delete(key, raw)
+                removed += 1
+            else:  # stale index entry
+                self.engine.delete(EXPIRES, codec.expire_entry(exp, key))
+        self.expired_keys += removed
+        if victims:
+            self.commit()
+        return removed
+
+    # -- iteration ---------------------------------------------------------
+    def scan_keys(self, start: bytes, end: bytes | None = None, reverse: bool = False):
+        """Yield (key, meta) of live keys in key order from ``start``."""
+        now = self.clock.ms
+        for key, raw in self.engine.iterate(META, start, end, reverse):
+            exp = codec.meta_expire(raw)
+            if exp and exp <= now:
+                continue
+            yield key, raw

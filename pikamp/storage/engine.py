@@ -1,0 +1,181 @@
+"""The only module that talks to RocksDB (through the rocksdict binding).
+
+An Engine is one RocksDB directory with the column families pikamp uses. Writes
+made during one event-loop turn go into a single WriteBatch (group commit) and
+into a small overlay dict, so reads in the same turn see them before the batch
+is written. ``commit()`` writes the batch (WAL on) and must run before replies
+are sent: an acknowledged write is in the WAL.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from rocksdict import (
+    AccessType,
+    BlockBasedOptions,
+    Cache,
+    Checkpoint,
+    DBCompressionType,
+    Options,
+    Rdict,
+    WriteBatch,
+)
+
+# Column families; their order is their index in Engine.handles.
+META, DATA, ZSCORE, EXPIRES, STATE = 0, 1, 2, 3, 4
+CF_NAMES = ("meta", "data", "zscore", "expires", "default")
+
+_DELETED = object()
+
+
+def _options(write_buffer_size: int, cache: Cache, compression: str) -> Options:
+    opts = Options(raw_mode=True)
+    opts.create_if_missing(True)
+    opts.create_missing_column_families(True)
+    table = BlockBasedOptions()
+    table.set_bloom_filter(10, False)
+    table.set_block_cache(cache)
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    opts.set_block_based_table_factory(table)
+    opts.set_write_buffer_size(write_buffer_size)
+    opts.set_compression_type(
+        {
+            "none": DBCompressionType.none(),
+            "snappy": DBCompressionType.snappy(),
+            "lz4": DBCompressionType.lz4(),
+            "zstd": DBCompressionType.zstd(),
+            "zlib": DBCompressionType.zlib(),
+        }.get(compression, DBCompressionType.snappy())
+    )
+    return opts
+
+
+class Engine:
+    """One RocksDB instance with the meta/data/zscore/expires/default column families."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        write_buffer_size: int = 64 << 20,
+        block_cache_size: int = 64 << 20,
+        max_background_jobs: int = 2,
+        compression: str = "snappy",
+        secondary_path: str | None = None,
+    ) -> None:
+        self.path = path
+        cache = Cache(block_cache_size)
+        opts = _options(write_buffer_size, cache, compression)
+        opts.set_max_background_jobs(max_background_jobs)
+        cfs = {name: _options(write_buffer_size, cache, compression) for name in CF_NAMES[:-1]}
+        if secondary_path is None:
+            os.makedirs(path, exist_ok=True)
+            self.db = Rdict(path, opts, column_families=cfs)
+        else:
+            opts.set_max_open_files(-1)
+            self.db = Rdict(
+                path, opts, column_families=cfs, access_type=AccessType.secondary(secondary_path)
+            )
+        self.cfs = [self.db.get_column_family(n) for n in CF_NAMES[:-1]] + [self.db]
+        self.handles = [self.db.get_column_family_handle(n) for n in CF_NAMES[:-1]] + [None]
+        self.batch = WriteBatch(raw_mode=True)
+        self.dirty = False
+        # (cf, key) -> value or _DELETED, for writes not yet in RocksDB.
+        self.overlay: dict[tuple[int, bytes], object] = {}
+
+    # -- reads -------------------------------------------------------------
+    def get(self, cf: int, key: bytes) -> bytes | None:
+        """Point read that sees this turn's uncommitted writes."""
+        if self.dirty:
+            v = self.overlay.get((cf, key))
+            if v is not None:
+                return None if v is _DELETED else v  # type: ignore[return-value]
+        return self.cfs[cf].get(key)
+
+    def iterate(
+        self, cf: int, start: bytes, end: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Yield (key, value) with start <= key < end (reverse: from end down to start).
+
+        Iterators read RocksDB directly, so pending writes are committed first.
+        """
+        if self.dirty:
+            self.commit()
+        it = self.cfs[cf].iter()
+        if not reverse:
+            it.seek(start)
+            while it.valid():
+                k = it.key()
+                if end is not None and k >= end:
+                    return
+                yield k, it.value()
+                it.next()
+        else:
+            if end is None:
+                it.seek_to_last()
+            else:
+                it.seek_for_prev(end)
+                if it.valid() and it.key() >= end:
+                    it.prev()
+            while it.valid():
+                k = it.key()
+                if k < start:
+                    return
+                yield k, it.value()
+                it.prev()
+
+    # -- writes (buffered until commit) -----------------------------------
+    def put(self, cf: int, key: bytes, value: bytes) -> None:
+        self.batch.put(key, value, self.handles[cf])
+        self.overlay[(cf, key)] = value
+        self.dirty = True
+
+    def delete(self, cf: int, key: bytes) -> None:
+        self.batch.delete(key, self.handles[cf])
+        self.overlay[(cf, key)] = _DELETED
+        self.dirty = True
+
+    def delete_range(self, cf: int, start: bytes, end: bytes) -> None:
+        """Delete [start, end). Callers only range-delete data that is already
+        invisible (an old version), so the overlay needs no update."""
+        self.batch.delete_range(start, end, self.handles[cf])
+        self.dirty = True
+
+    def commit(self) -> None:
+        """Write this turn's batch to the WAL and memtable as one atomic unit."""
+        if self.dirty:
+            batch, self.batch = self.batch, WriteBatch(raw_mode=True)
+            self.overlay.clear()
+            self.dirty = False
+            self.db.write(batch)
+
+    # -- maintenance -------------------------------------------------------
+    def compact(self) -> None:
+        self.commit()
+        for cf in self.cfs:
+            cf.compact_range(None, None)
+
+    def checkpoint(self, path: str) -> None:
+        """Hard-link snapshot of the whole DB into ``path`` (must not exist)."""
+        self.commit()
+        self.db.flush_wal(True)
+        Checkpoint(self.db).create_checkpoint(path)
+
+    def catch_up(self) -> None:
+        """For a secondary instance: replay the primary's new writes."""
+        self.db.try_catch_up_with_primary()
+
+    def property_int(self, name: str) -> int:
+        total = 0
+        for cf in self.cfs:
+            v = cf.property_int_value(name)
+            total += v or 0
+        return total
+
+    def close(self) -> None:
+        self.commit()
+        for cf in self.cfs[:-1]:
+            cf.close()
+        self.db.close()

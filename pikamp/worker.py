@@ -1,0 +1,407 @@
+"""A worker process: accepts clients on the shared port (SO_REUSEPORT), runs
+commands for the DBs it owns and forwards the rest to their owners.
+
+One event-loop turn = every read that was ready. Commands run as they are
+parsed; at the end of the turn each DB's WriteBatch is written once (group
+commit) and only then are the replies sent, one write per connection.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections import deque
+
+from setproctitle import setproctitle
+
+from pikamp.commands import load_all
+from pikamp.commands.table import ALL, COMMANDS, LOCAL, OWNER, Command
+from pikamp.config import Config
+from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
+from pikamp.ipc import OwnerLink, PeerLink, socket_path
+from pikamp.protocol import ProtocolError, RequestParser
+from pikamp.resp import encode
+from pikamp.storage.database import Clock, Database
+from pikamp.storage.engine import Engine
+
+log = logging.getLogger("pikamp.worker")
+
+# Commands a client may send before AUTH when requirepass is set.
+_NOAUTH_OK = {b"auth", b"hello", b"quit", b"reset"}
+
+
+class Ctx:
+    """Execution context handed to OWNER handlers; one per owned DB, reused."""
+
+    __slots__ = ("db", "resp3", "worker", "conn")
+
+    def __init__(self, db: Database | None, worker: "Worker") -> None:
+        self.db = db
+        self.worker = worker
+        self.resp3 = False
+        self.conn: Client | None = None
+
+
+class Client(asyncio.Protocol):
+    """One client connection. Its state (DB, protocol, name, auth) lives here."""
+
+    __slots__ = (
+        "worker", "transport", "parser", "resp3", "db_index", "id", "name", "authed",
+        "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
+        "lib_name", "lib_ver", "paused", "last_cmd",
+    )
+
+    def __init__(self, worker: "Worker") -> None:
+        self.worker = worker
+        self.transport: asyncio.Transport | None = None
+        self.parser = RequestParser(worker.max_bulk)
+        self.resp3 = False
+        self.db_index = 0
+        self.id = worker.new_client_id()
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.authed = not worker.requirepass
+        self.out: list[bytes] = []
+        self.slots: deque = deque()  # replies queued behind a forwarded one
+        self.waiting = 0  # forwarded replies not yet back
+        self.closing = False
+        self.paused = False
+        self.addr = ""
+        self.laddr = ""
+        self.created = self.last_io = time.monotonic()
+        self.last_cmd = b"NULL"
+
+    # -- asyncio callbacks -------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.addr = f"{peer[0]}:{peer[1]}" if peer else ""
+        self.laddr = f"{sock[0]}:{sock[1]}" if sock else ""
+        w = self.worker
+        if len(w.clients) >= w.maxclients:
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            return
+        w.clients[self.id] = self
+        w.stat_connections += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.worker.clients.pop(self.id, None)
+
+    def pause_writing(self) -> None:
+        # Back-pressure: stop reading requests while replies pile up.
+        if self.transport is not None and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        w = self.worker
+        w.begin_turn()
+        self.last_io = time.monotonic()
+        try:
+            cmds = self.parser.feed(data)
+        except ProtocolError as e:
+            for args in e.partial:  # type: ignore[attr-defined]
+                self.execute(args)
+            self.add_reply(b"-ERR Protocol error: " + str(e).encode() + b"\r\n")
+            self.closing = True
+            w.mark_client(self)
+            return
+        execute = self.execute
+        for args in cmds:
+            execute(args)
+            if self.closing:
+                break
+        w.mark_client(self)
+
+    # -- command execution -------------------------------------------------
+    def execute(self, args: list[bytes]) -> None:
+        """Run or forward one command; its reply is queued in order."""
+        w = self.worker
+        name = args[0]
+        cmd = COMMANDS.get(name)
+        if cmd is None:
+            cmd = COMMANDS.get(name.lower())
+            if cmd is None:
+                w.stat_commands += 1
+                self.add_reply(encode(unknown_command(name, args[1:]), False))
+                return
+        w.stat_commands += 1
+        ar = cmd.arity
+        if (ar > 0 and len(args) != ar) or len(args) < -ar:
+            self.add_reply(encode(wrong_arity(cmd.name), False))
+            return
+        if not self.authed and name.lower() not in _NOAUTH_OK:
+            self.add_reply(b"-" + NOAUTH.encode() + b"\r\n")
+            return
+        self.last_cmd = cmd.name.encode()
+        route = cmd.route
+        if route == OWNER:
+            owner = self.db_index % w.nworkers
+            if owner == w.index:
+                self.add_reply(w.run_owned(cmd, self.db_index, self.resp3, args, self))
+            else:
+                self.forward(owner, self.db_index, args)
+        elif route == LOCAL:
+            try:
+                r = cmd.handler(self, args)
+            except RespError as e:
+                r = e
+            self.add_reply(encode(r, self.resp3))
+        else:
+            self.broadcast(cmd, args)
+
+    def add_reply(self, reply: bytes) -> None:
+        if self.waiting:
+            self.slots.append(reply)
+        else:
+            self.out.append(reply)
+
+    def forward(self, owner: int, db: int, args: list[bytes]) -> None:
+        """Send a command to the worker owning ``db``; its reply keeps its place."""
+        slot: list = [None]
+        self.slots.append(slot)
+        self.waiting += 1
+
+        def done(reply: bytes) -> None:
+            slot[0] = reply
+            self.waiting -= 1
+            self.drain_slots()
+
+        self.worker.peers[owner].send(db, self.resp3, args, done)
+
+    def broadcast(self, cmd: Command, args: list[bytes]) -> None:
+        """Run on every worker (for the DBs each owns); reply once all answered."""
+        w = self.worker
+        local = w.run_owned(cmd, -1, self.resp3, args, self)
+        if w.nworkers == 1:
+            self.add_reply(local)
+            return
+        slot: list = [None]
+        self.slots.append(slot)
+        self.waiting += 1
+        remaining = [w.nworkers - 1]
+        first_error = [local if local[:1] == b"-" else None]
+
+        def done(reply: bytes) -> None:
+            if reply[:1] == b"-" and first_error[0] is None:
+                first_error[0] = reply
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                slot[0] = first_error[0] or local
+                self.waiting -= 1
+                self.drain_slots()
+
+        for i in range(w.nworkers):
+            if i != w.index:
+                w.peers[i].send(-1, self.resp3, args, done)
+
+    def drain_slots(self) -> None:
+        slots = self.slots
+        out = self.out
+        while slots:
+            head = slots[0]
+            if type(head) is bytes:
+                out.append(head)
+            elif head[0] is not None:
+                out.append(head[0])
+            else:
+                break
+            slots.popleft()
+        self.worker.mark_client(self)
+
+    def flush(self) -> None:
+        t = self.transport
+        if t is None:
+            self.out.clear()
+            return
+        if self.out:
+            t.write(b"".join(self.out))
+            self.out.clear()
+        if self.closing and not self.waiting:
+            t.close()
+
+
+class Worker:
+    """The state of one worker process."""
+
+    def __init__(self, index: int, config: Config) -> None:
+        self.index = index
+        self.config = config
+        self.nworkers = config.workers
+        self.ndbs = config.databases
+        self.clock = Clock()
+        self.run_dir = os.path.join(config.path_of("db-path"), ".run")
+        self.max_bulk = config.int("proto-max-bulk-len")
+        self.maxclients = config.int("maxclients")
+        self.requirepass = config.get("requirepass")
+        self.dbs: dict[int, Database] = {}
+        self.ctxs: dict[int, Ctx] = {}
+        self.all_ctx = Ctx(None, self)
+        self.peers: dict[int, PeerLink] = {}
+        self.clients: dict[int, Client] = {}
+        self.dirty_clients: list[Client] = []
+        self.dirty_links: list = []
+        self.turn_open = False
+        self.stopping = False
+        self.started = time.time()
+        self.stat_commands = 0
+        self.stat_connections = 0
+        self._client_ids = index  # ids are unique across workers: index + k*nworkers
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def new_client_id(self) -> int:
+        self._client_ids += self.nworkers
+        return self._client_ids
+
+    def owned(self) -> list[int]:
+        return [i for i in range(self.ndbs) if i % self.nworkers == self.index]
+
+    # -- turns -------------------------------------------------------------
+    def begin_turn(self) -> None:
+        if not self.turn_open:
+            self.turn_open = True
+            self.clock.tick()
+            self.loop.call_soon(self.end_turn)  # type: ignore[union-attr]
+
+    schedule_turn = begin_turn
+
+    def mark_client(self, c: Client) -> None:
+        self.dirty_clients.append(c)
+
+    def mark_link(self, link) -> None:
+        self.dirty_links.append(link)
+
+    def end_turn(self) -> None:
+        """Commit every DB written this turn, then send replies and forwards."""
+        self.turn_open = False
+        for db in self.dbs.values():
+            if db.engine.dirty or db._size_dirty:
+                db.commit()
+        links, self.dirty_links = self.dirty_links, []
+        for link in links:
+            link.flush()
+        clients, self.dirty_clients = self.dirty_clients, []
+        for c in clients:
+            c.flush()
+
+    # -- execution -----------------------------------------------------------
+    def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn) -> bytes:
+        """Run a command on a DB this worker owns (db -1: ALL route) and encode the reply."""
+        ctx = self.ctxs[db] if db >= 0 else self.all_ctx
+        ctx.resp3 = resp3
+        ctx.conn = conn
+        try:
+            r = cmd.handler(ctx, args)
+        except RespError as e:
+            r = e
+        except Exception as e:  # a bug must not take the worker down
+            log.exception("command %r failed", args[:1])
+            r = RespError(f"ERR internal error: {type(e).__name__}")
+        return encode(r, resp3)
+
+    def execute_forwarded(self, db: int, resp3: bool, args: list[bytes], link: OwnerLink, rid: int) -> None:
+        cmd = COMMANDS.get(args[0]) or COMMANDS.get(args[0].lower())
+        if cmd is None or (db >= 0 and db not in self.ctxs):
+            link.reply(rid, b"-ERR request forwarded to the wrong worker\r\n")
+            return
+        link.reply(rid, self.run_owned(cmd, db, resp3, args, None))
+
+    # -- lifecycle -----------------------------------------------------------
+    def open_databases(self) -> None:
+        cfg = self.config
+        base = cfg.path_of("db-path")
+        for i in self.owned():
+            eng = Engine(
+                os.path.join(base, f"db{i}"),
+                write_buffer_size=cfg.int("write-buffer-size"),
+                block_cache_size=cfg.int("block-cache"),
+                max_background_jobs=cfg.int("max-background-jobs"),
+                compression=cfg.get("compression"),
+            )
+            db = Database(i, eng, self.clock)
+            self.dbs[i] = db
+            self.ctxs[i] = Ctx(db, self)
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        cfg = self.config
+        os.makedirs(self.run_dir, exist_ok=True)
+        path = socket_path(self.run_dir, self.index)
+        if os.path.exists(path):
+            os.unlink(path)
+        ipc_server = await loop.create_unix_server(lambda: OwnerLink(self), path)
+        for i in range(self.nworkers):
+            if i != self.index:
+                self.peers[i] = PeerLink(self, i)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((cfg.get("bind"), cfg.int("port")))
+        sock.listen(1024)
+        server = await loop.create_server(lambda: Client(self), sock=sock)
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+        cron = loop.create_task(self.cron())
+        log.info("worker %d serving %s:%s, owns %s", self.index, cfg.get("bind"), cfg.get("port"), self.owned())
+        await stop.wait()
+        self.stopping = True
+        cron.cancel()
+        server.close()
+        ipc_server.close()
+        self.end_turn()
+        await asyncio.sleep(0.05)  # let in-flight replies drain
+
+    async def cron(self) -> None:
+        """Periodic work: the active expire cycle and idle-client timeouts."""
+        timeout = self.config.int("timeout")
+        tick = 0
+        while True:
+            await asyncio.sleep(0.1)
+            tick += 1
+            self.clock.tick()
+            for db in self.dbs.values():
+                # Like Redis: keep going while a cycle finds plenty to do, but yield often.
+                for _ in range(10):
+                    if db.expire_cycle(200) < 200:
+                        break
+                    await asyncio.sleep(0)
+            if timeout and tick % 10 == 0:
+                limit = time.monotonic() - timeout
+                for c in list(self.clients.values()):
+                    if c.last_io < limit and not c.waiting and c.transport is not None:
+                        c.transport.close()
+
+    def close(self) -> None:
+        for db in self.dbs.values():
+            db.commit()
+            db.engine.close()
+
+
+def run(index: int, config: Config) -> None:
+    """Entry point of a worker process (called in the forked child)."""
+    import uvloop
+
+    load_all()
+    w = Worker(index, config)
+    owned = ",".join(f"db{i}" for i in w.owned())
+    setproctitle(f"pikamp: worker {index} [{owned}]")
+    w.open_databases()
+    try:
+        uvloop.run(w.serve())
+    finally:
+        w.close()
+        log.info("worker %d stopped", index)

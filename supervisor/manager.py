@@ -1,0 +1,124 @@
+"""Fork, watch, restart: the supervisor process."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+log = logging.getLogger("supervisor")
+
+MAX_BACKOFF = 5.0
+STABLE_AFTER = 10.0  # a child that lived this long restarts without delay
+
+
+@dataclass
+class ChildSpec:
+    """A child process: ``target()`` runs in the forked child and should not return early."""
+
+    name: str
+    target: Callable[[], None]
+    pid: int = 0
+    started: float = 0.0
+    backoff: float = 0.0
+    restart_at: float = 0.0
+    restarts: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Supervisor:
+    """Runs every child, restarts the ones that die, and stops all on SIGTERM/SIGINT."""
+
+    def __init__(self, children: list[ChildSpec], title: str = "supervisor") -> None:
+        self.children = children
+        self.title = title
+        self.stopping = False
+
+    def _spawn(self, child: ChildSpec) -> None:
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                child.target()
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:
+                log.exception("%s crashed", child.name)
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        child.pid = pid
+        child.started = time.monotonic()
+        log.info("started %s (pid %d)", child.name, pid)
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop every child and return."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        for child in self.children:
+            self._spawn(child)
+        by_pid = {c.pid: c for c in self.children}
+        while not self.stopping:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = 0, 0
+            now = time.monotonic()
+            if pid and pid in by_pid:
+                child = by_pid.pop(pid)
+                child.pid = 0
+                why = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                       else f"exit code {os.WEXITSTATUS(status)}")
+                lived = now - child.started
+                if child.restarts == 0 or lived > STABLE_AFTER:
+                    child.backoff = 0.0  # a first or rare death restarts at once
+                else:
+                    child.backoff = min(max(child.backoff * 2, 0.2), MAX_BACKOFF)
+                child.restart_at = now + child.backoff
+                child.restarts += 1
+                log.warning("%s (pid %d) died (%s) after %.1fs; restarting in %.1fs",
+                            child.name, pid, why, lived, child.backoff)
+                continue
+            for child in self.children:
+                if child.pid == 0 and now >= child.restart_at and not self.stopping:
+                    self._spawn(child)
+                    by_pid[child.pid] = child
+            time.sleep(0.05)
+        self.stop_children()
+
+    def stop_children(self, grace: float = 10.0) -> None:
+        """SIGTERM every child, wait up to ``grace`` seconds, then SIGKILL the rest."""
+        live = [c for c in self.children if c.pid]
+        for c in live:
+            try:
+                os.kill(c.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        pending = {c.pid for c in live}
+        while pending and time.monotonic() < deadline:
+            for pid in list(pending):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done:
+                    pending.discard(pid)
+            time.sleep(0.02)
+        for pid in pending:
+            log.warning("child %d did not stop in %.0fs; killing it", pid, grace)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        log.info("all children stopped")
