@@ -18,7 +18,9 @@ from collections import deque
 from setproctitle import setproctitle
 
 from pikamp.commands import load_all
-from pikamp.commands.table import ALL, COMMANDS, LOCAL, OWNER, Command
+from typing import Callable
+
+from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command
 from pikamp.config import Config
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
@@ -31,6 +33,36 @@ log = logging.getLogger("pikamp.worker")
 
 # Commands a client may send before AUTH when requirepass is set.
 _NOAUTH_OK = {b"auth", b"hello", b"quit", b"reset"}
+
+
+class Deferred:
+    """A reply that comes later: a handler returns one and calls ``resolve``
+    when the answer is known (cross-worker work, blocking commands)."""
+
+    __slots__ = ("resp3", "callback", "result")
+
+    def __init__(self, resp3: bool) -> None:
+        self.resp3 = resp3
+        self.callback: Callable[[bytes], None] | None = None
+        self.result: bytes | None = None
+
+    def resolve(self, value: object) -> None:
+        """Deliver the reply value (encoded in the requester's protocol)."""
+        self.resolve_raw(encode(value, self.resp3))
+
+    def resolve_raw(self, reply: bytes) -> None:
+        if self.callback is None:
+            self.result = reply
+        else:
+            cb, self.callback = self.callback, None
+            cb(reply)
+
+    def then(self, callback: Callable[[bytes], None]) -> None:
+        """Call ``callback(reply_bytes)`` once resolved (at once if it already is)."""
+        if self.result is not None:
+            callback(self.result)
+        else:
+            self.callback = callback
 
 
 class Ctx:
@@ -150,7 +182,11 @@ class Client(asyncio.Protocol):
         if route == OWNER:
             owner = self.db_index % w.nworkers
             if owner == w.index:
-                self.add_reply(w.run_owned(cmd, self.db_index, self.resp3, args, self))
+                r = w.run_owned(cmd, self.db_index, self.resp3, args, self)
+                if type(r) is bytes:
+                    self.add_reply(r)
+                else:
+                    r.then(self.hold())
             else:
                 self.forward(owner, self.db_index, args)
         elif route == LOCAL:
@@ -168,44 +204,33 @@ class Client(asyncio.Protocol):
         else:
             self.out.append(reply)
 
-    def forward(self, owner: int, db: int, args: list[bytes]) -> None:
-        """Send a command to the worker owning ``db``; its reply keeps its place."""
+    def hold(self) -> Callable[[bytes], None]:
+        """Reserve this reply's place in order; returns the function that fills it."""
         slot: list = [None]
         self.slots.append(slot)
         self.waiting += 1
 
-        def done(reply: bytes) -> None:
+        def fill(reply: bytes) -> None:
             slot[0] = reply
             self.waiting -= 1
             self.drain_slots()
 
-        self.worker.peers[owner].send(db, self.resp3, args, done)
+        return fill
+
+    def forward(self, owner: int, db: int, args: list[bytes]) -> None:
+        """Send a command to the worker owning ``db``; its reply keeps its place."""
+        self.worker.peers[owner].send(db, self.resp3, args, self.hold())
 
     def broadcast(self, cmd: Command, args: list[bytes]) -> None:
-        """Run on every worker (for the DBs each owns); reply once all answered."""
-        w = self.worker
-        local = w.run_owned(cmd, -1, self.resp3, args, self)
-        if w.nworkers == 1:
-            self.add_reply(local)
-            return
-        slot: list = [None]
-        self.slots.append(slot)
-        self.waiting += 1
-        remaining = [w.nworkers - 1]
-        first_error = [local if local[:1] == b"-" else None]
+        """Run on every worker (for the DBs each owns); reply once all answered:
+        the first error if any worker failed, else the local reply."""
+        fill = self.hold()
 
-        def done(reply: bytes) -> None:
-            if reply[:1] == b"-" and first_error[0] is None:
-                first_error[0] = reply
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                slot[0] = first_error[0] or local
-                self.waiting -= 1
-                self.drain_slots()
+        def done(replies: list[bytes]) -> None:
+            errors = [r for r in replies if r[:1] == b"-"]
+            fill(errors[0] if errors else replies[self.worker.index])
 
-        for i in range(w.nworkers):
-            if i != w.index:
-                w.peers[i].send(-1, self.resp3, args, done)
+        self.worker.call_all(args, done, self.resp3)
 
     def drain_slots(self) -> None:
         slots = self.slots
@@ -297,8 +322,9 @@ class Worker:
             c.flush()
 
     # -- execution -----------------------------------------------------------
-    def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn) -> bytes:
-        """Run a command on a DB this worker owns (db -1: ALL route) and encode the reply."""
+    def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn) -> bytes | Deferred:
+        """Run a command on a DB this worker owns (db -1: ALL route) and encode the
+        reply; a handler that answers later returns its Deferred instead."""
         ctx = self.ctxs[db] if db >= 0 else self.all_ctx
         ctx.resp3 = resp3
         ctx.conn = conn
@@ -309,14 +335,61 @@ class Worker:
         except Exception as e:  # a bug must not take the worker down
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
+        if type(r) is Deferred:
+            return r
         return encode(r, resp3)
 
     def execute_forwarded(self, db: int, resp3: bool, args: list[bytes], link: OwnerLink, rid: int) -> None:
-        cmd = COMMANDS.get(args[0]) or COMMANDS.get(args[0].lower())
+        name = args[0]
+        cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL.get(name)
         if cmd is None or (db >= 0 and db not in self.ctxs):
             link.reply(rid, b"-ERR request forwarded to the wrong worker\r\n")
             return
-        link.reply(rid, self.run_owned(cmd, db, resp3, args, None))
+        r = self.run_owned(cmd, db, resp3, args, None)
+        if type(r) is bytes:
+            link.reply(rid, r)
+        else:
+            r.then(lambda reply: link.reply(rid, reply))
+
+    def call_owner(self, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False) -> None:
+        """Run a command (public or internal) on the owner of ``db``, wherever it
+        is; ``done(reply_bytes)`` gets its RESP-encoded reply (maybe at once)."""
+        owner = db % self.nworkers
+        if owner != self.index:
+            self.peers[owner].send(db, resp3, args, done)
+            return
+        name = args[0]
+        cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL[name]
+        r = self.run_owned(cmd, db, resp3, args, None)
+        if type(r) is bytes:
+            done(r)
+        else:
+            r.then(done)
+
+    def call_all(self, args: list[bytes], done: Callable[[list[bytes]], None], resp3: bool = False) -> None:
+        """Run a command with db -1 ("the DBs you own") on every worker;
+        ``done`` gets the list of replies indexed by worker."""
+        n = self.nworkers
+        replies: list = [None] * n
+        remaining = [n]
+
+        def collect(i: int, reply: bytes) -> None:
+            replies[i] = reply
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                done(replies)
+
+        name = args[0]
+        cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL[name]
+        for i in range(n):
+            if i == self.index:
+                r = self.run_owned(cmd, -1, resp3, args, None)
+                if type(r) is bytes:
+                    collect(i, r)
+                else:
+                    r.then(lambda reply, i=i: collect(i, reply))
+            else:
+                self.peers[i].send(-1, resp3, args, lambda reply, i=i: collect(i, reply))
 
     # -- lifecycle -----------------------------------------------------------
     def open_databases(self) -> None:

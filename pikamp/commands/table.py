@@ -46,6 +46,8 @@ class Command:
 
 
 COMMANDS: dict[bytes, Command] = {}
+# Worker-to-worker commands (never accepted from clients, not listed by COMMAND).
+INTERNAL: dict[bytes, Command] = {}
 
 _CATEGORY_BY_GROUP = {
     "string": "@string",
@@ -73,12 +75,15 @@ def command(
     summary: str = "",
     since: str = "1.0.0",
     complexity: str = "O(1)",
+    internal: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler.
 
     OWNER/ALL handlers are called as ``fn(ctx, args)`` where ``ctx.db`` is the
     Database; LOCAL handlers as ``fn(conn, args)`` with the client connection.
-    ``args[0]`` is the command name as the client sent it.
+    ``args[0]`` is the command name as the client sent it. A handler may
+    return a ``pikamp.worker.Deferred`` to answer later. ``internal`` commands
+    are only run by workers for each other (see Worker.call_owner).
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,7 +116,9 @@ def command(
             complexity=complexity,
             acl_categories=tuple(cats),
         )
-        if "|" in name:
+        if internal:
+            INTERNAL[name.lower().encode()] = cmd
+        elif "|" in name:
             parent, sub = name.lower().split("|", 1)
             COMMANDS[parent.encode()].subcommands[sub] = cmd
         else:
