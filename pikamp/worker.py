@@ -17,6 +17,7 @@ from collections import deque
 
 from setproctitle import setproctitle
 
+from pikamp import blocking
 from pikamp.commands import load_all
 from typing import Callable
 
@@ -335,6 +336,8 @@ class Worker:
         except Exception as e:  # a bug must not take the worker down
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
+        if db >= 0 and ctx.db.ready:
+            blocking.serve_ready(self, ctx.db)
         if type(r) is Deferred:
             return r
         return encode(r, resp3)

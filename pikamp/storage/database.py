@@ -36,7 +36,10 @@ class Database:
         self._size_dirty = False
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
-        self.watchers: dict[bytes, set] = {}
+        # Blocking commands (pikamp.blocking): key -> waiters, and keys written
+        # since the last check that have waiters.
+        self.blocked: dict[bytes, object] = {}
+        self.ready: list[bytes] = []
 
     # -- lookup --------------------------------------------------------------
     def lookup(self, key: bytes) -> bytes | None:
@@ -90,6 +93,8 @@ class Database:
             if new_exp:
                 eng.put(EXPIRES, codec.expire_entry(new_exp, key), b"")
         eng.put(META, key, raw)
+        if self.blocked and key in self.blocked:
+            self.ready.append(key)
 
     def delete(self, key: bytes, old: bytes) -> None:
         """Remove a key whose current meta record is ``old``. O(1) for any size."""
@@ -102,8 +107,6 @@ class Database:
         eng.delete(META, key)
         self.size -= 1
         self._size_dirty = True
-        if self.watchers:
-            self.touch_watched(key)
 
     def _drop_members(self, key: bytes) -> None:
         start, end = codec.key_range(key)
@@ -134,14 +137,6 @@ class Database:
             self.engine.put(STATE, codec.DBSIZE_KEY, codec.pack_u64(self.size))
             self._size_dirty = False
         self.engine.commit()
-
-    # -- WATCH support -----------------------------------------------------
-    def touch_watched(self, key: bytes) -> None:
-        """Mark every transaction watching ``key`` as dirty."""
-        clients = self.watchers.pop(key, None)
-        if clients:
-            for c in clients:
-                c.dirty_cas = True
 
     # -- active expiry -----------------------------------------------------
     def expire_cycle(self, limit: int) -> int:

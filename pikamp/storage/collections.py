@@ -1,0 +1,66 @@
+"""Shared meta handling for hashes, sets and sorted sets (version + count in meta).
+
+A collection's members live in the data (and zscore) column families under
+``codec.data_prefix(key, version)``; a new version is taken whenever the key
+is created, so members of an older incarnation are invisible at once.
+"""
+from __future__ import annotations
+
+from pikamp.storage import codec
+from pikamp.storage.database import Database
+
+
+class CollectionMeta:
+    """The decoded meta of one live (or about to be created) collection key."""
+
+    __slots__ = ("key", "typ", "expire", "version", "count", "old", "prefix")
+
+    def __init__(self, key: bytes, typ: int, expire: int, version: int, count: int, old: bytes | None) -> None:
+        self.key = key
+        self.typ = typ
+        self.expire = expire
+        self.version = version
+        self.count = count
+        self.old = old  # the stored record this meta was read from (None: new key)
+        self.prefix = codec.data_prefix(key, version)
+
+    @property
+    def exists(self) -> bool:
+        return self.old is not None
+
+    def save(self, db: Database) -> None:
+        """Store the meta with its current count; a count of 0 deletes the key."""
+        if self.count <= 0:
+            if self.old is not None:
+                db.delete(self.key, self.old)
+                self.old = None
+            return
+        raw = codec.encode_collection(self.typ, self.version, self.count, self.expire)
+        db.put_meta(self.key, raw, self.old)
+        self.old = raw
+
+
+def load(db: Database, key: bytes, typ: int) -> CollectionMeta | None:
+    """The live collection at ``key`` (WRONGTYPE if another type), or None."""
+    raw = db.lookup_type(key, typ)
+    if raw is None:
+        return None
+    _, expire, version, count = codec.decode_collection(raw)
+    return CollectionMeta(key, typ, expire, version, count, raw)
+
+
+def load_or_new(db: Database, key: bytes, typ: int) -> CollectionMeta:
+    """The live collection at ``key``, or a fresh empty one with a new version
+    (not stored until ``save`` with a count > 0)."""
+    meta = load(db, key, typ)
+    if meta is None:
+        meta = CollectionMeta(key, typ, 0, db.new_version(), 0, None)
+    return meta
+
+
+def members(db: Database, meta: CollectionMeta, cf: int, start_sub: bytes = b"", reverse: bool = False):
+    """Yield (sub, value) of a collection's entries in column family ``cf``, in key order."""
+    prefix = meta.prefix
+    n = len(prefix)
+    for k, v in db.engine.iterate(cf, prefix + start_sub, codec.prefix_end(prefix), reverse):
+        yield k[n:], v
