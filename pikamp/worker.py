@@ -284,6 +284,7 @@ class Worker:
         self.started = time.time()
         self.stat_commands = 0
         self.stat_connections = 0
+        self.compacting = 0  # background compactions running (COMPACT)
         self._client_ids = index  # ids are unique across workers: index + k*nworkers
         self.loop: asyncio.AbstractEventLoop | None = None
 

@@ -13,6 +13,7 @@ MODULES = (
     "lists",
     "sets",
     "zsets",
+    "admin",
 )
 
 

@@ -153,7 +153,8 @@ class Engine:
 
     # -- maintenance -------------------------------------------------------
     def compact(self) -> None:
-        self.commit()
+        """Compact every column family. Thread-safe: it does not touch this
+        turn's batch, so it may run in a helper thread (commit first)."""
         for cf in self.cfs:
             cf.compact_range(None, None)
 
