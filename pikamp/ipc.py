@@ -6,7 +6,7 @@ RESP arrays; replies are matched by request id, not by order, so a reply that
 is held back at the owner never blocks the others. Everything queued during
 one event-loop turn goes out in one write per link.
 
-request: *N  $reqid $db $proto  <command args...>     (db -1: "every DB you own")
+request: *N  $reqid $db $proto $client  <command args...>   (db -1: "every DB you own")
 reply:   *2  :reqid $<encoded reply bytes>
 """
 from __future__ import annotations
@@ -28,11 +28,9 @@ def socket_path(run_dir: str, index: int) -> str:
     return os.path.join(run_dir, f"worker{index}.sock")
 
 
-def encode_request(reqid: int, db: int, resp3: bool, args: list[bytes]) -> bytes:
-    parts = [b"*%d\r\n$%d\r\n%d\r\n$%d\r\n%d\r\n$1\r\n%b\r\n" % (
-        len(args) + 3, len(str(reqid)), reqid, len(str(db)), db, b"3" if resp3 else b"2")]
-    parts += [b"$%d\r\n%b\r\n" % (len(a), a) for a in args]
-    return b"".join(parts)
+def encode_request(reqid: int, db: int, resp3: bool, client: int, args: list[bytes]) -> bytes:
+    fields = [b"%d" % reqid, b"%d" % db, b"3" if resp3 else b"2", b"%d" % client, *args]
+    return b"*%d\r\n" % len(fields) + b"".join([b"$%d\r\n%b\r\n" % (len(f), f) for f in fields])
 
 
 def encode_reply(reqid: int, reply: bytes) -> bytes:
@@ -56,11 +54,13 @@ class PeerLink(asyncio.Protocol):
         self.next_id = 1
         self.connecting = False
 
-    def send(self, db: int, resp3: bool, args: list[bytes], done: Callable[[bytes], None]) -> None:
-        """Queue a request; ``done(reply_bytes)`` is called when the owner answers."""
+    def send(self, db: int, resp3: bool, args: list[bytes], done: Callable[[bytes], None],
+             client: int = 0) -> None:
+        """Queue a request on behalf of client id ``client`` (0: the worker itself);
+        ``done(reply_bytes)`` is called when the owner answers."""
         rid = self.next_id
         self.next_id += 1
-        self.queue.append(encode_request(rid, db, resp3, args))
+        self.queue.append(encode_request(rid, db, resp3, client, args))
         self.unsent[rid] = done
         self.worker.mark_link(self)
 
@@ -145,8 +145,7 @@ class OwnerLink(asyncio.Protocol):
             rid = int(msg[0])
             db = int(msg[1])
             resp3 = msg[2] == b"3"
-            args = msg[3:]
-            w.execute_forwarded(db, resp3, args, self, rid)
+            w.execute_forwarded(db, resp3, int(msg[3]), msg[4:], self, rid)
 
     def reply(self, rid: int, reply: bytes) -> None:
         self.out.append(encode_reply(rid, reply))

@@ -69,13 +69,14 @@ class Deferred:
 class Ctx:
     """Execution context handed to OWNER handlers; one per owned DB, reused."""
 
-    __slots__ = ("db", "resp3", "worker", "conn")
+    __slots__ = ("db", "resp3", "worker", "conn", "client_id")
 
     def __init__(self, db: Database | None, worker: "Worker") -> None:
         self.db = db
         self.worker = worker
         self.resp3 = False
-        self.conn: Client | None = None
+        self.conn: Client | None = None  # set when the client's socket is on this worker
+        self.client_id = 0  # the requesting client, wherever its socket is (0: a worker)
 
 
 class Client(asyncio.Protocol):
@@ -106,7 +107,7 @@ class Client(asyncio.Protocol):
         self.addr = ""
         self.laddr = ""
         self.created = self.last_io = time.monotonic()
-        self.last_cmd = b"NULL"
+        self.last_cmd: Command | None = None
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -163,7 +164,7 @@ class Client(asyncio.Protocol):
         """Run or forward one command; its reply is queued in order."""
         w = self.worker
         name = args[0]
-        cmd = COMMANDS.get(name)
+        cmd = w.dispatch.get(name)
         if cmd is None:
             cmd = COMMANDS.get(name.lower())
             if cmd is None:
@@ -178,12 +179,12 @@ class Client(asyncio.Protocol):
         if not self.authed and name.lower() not in _NOAUTH_OK:
             self.add_reply(b"-" + NOAUTH.encode() + b"\r\n")
             return
-        self.last_cmd = cmd.name.encode()
+        self.last_cmd = cmd
         route = cmd.route
         if route == OWNER:
             owner = self.db_index % w.nworkers
             if owner == w.index:
-                r = w.run_owned(cmd, self.db_index, self.resp3, args, self)
+                r = w.run_owned(cmd, self.db_index, self.resp3, args, self, self.id)
                 if type(r) is bytes:
                     self.add_reply(r)
                 else:
@@ -220,7 +221,7 @@ class Client(asyncio.Protocol):
 
     def forward(self, owner: int, db: int, args: list[bytes]) -> None:
         """Send a command to the worker owning ``db``; its reply keeps its place."""
-        self.worker.peers[owner].send(db, self.resp3, args, self.hold())
+        self.worker.peers[owner].send(db, self.resp3, args, self.hold(), self.id)
 
     def broadcast(self, cmd: Command, args: list[bytes]) -> None:
         """Run on every worker (for the DBs each owns); reply once all answered:
@@ -285,6 +286,9 @@ class Worker:
         self.stat_commands = 0
         self.stat_connections = 0
         self.compacting = 0  # background compactions running (COMPACT)
+        # Lookup by the name as clients usually send it (lower or upper case);
+        # other spellings fall back to a lower() (commands are loaded by now).
+        self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
         self._client_ids = index  # ids are unique across workers: index + k*nworkers
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -324,12 +328,14 @@ class Worker:
             c.flush()
 
     # -- execution -----------------------------------------------------------
-    def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn) -> bytes | Deferred:
+    def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn,
+                  client_id: int = 0) -> bytes | Deferred:
         """Run a command on a DB this worker owns (db -1: ALL route) and encode the
         reply; a handler that answers later returns its Deferred instead."""
         ctx = self.ctxs[db] if db >= 0 else self.all_ctx
         ctx.resp3 = resp3
         ctx.conn = conn
+        ctx.client_id = client_id
         try:
             r = cmd.handler(ctx, args)
         except RespError as e:
@@ -343,13 +349,14 @@ class Worker:
             return r
         return encode(r, resp3)
 
-    def execute_forwarded(self, db: int, resp3: bool, args: list[bytes], link: OwnerLink, rid: int) -> None:
+    def execute_forwarded(self, db: int, resp3: bool, client_id: int, args: list[bytes],
+                          link: OwnerLink, rid: int) -> None:
         name = args[0]
         cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL.get(name)
         if cmd is None or (db >= 0 and db not in self.ctxs):
             link.reply(rid, b"-ERR request forwarded to the wrong worker\r\n")
             return
-        r = self.run_owned(cmd, db, resp3, args, None)
+        r = self.run_owned(cmd, db, resp3, args, None, client_id)
         if type(r) is bytes:
             link.reply(rid, r)
         else:

@@ -174,7 +174,7 @@ def client_line(c) -> bytes:
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('latin-1')} "
         f"age={int(now - c.created)} idle={int(now - c.last_io)} flags=N db={c.db_index} sub=0 psub=0 "
         f"ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 "
-        f"events=r cmd={c.last_cmd.decode()} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
+        f"events=r cmd={c.last_cmd.name if c.last_cmd else 'NULL'} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
     ).encode()
 
 
