@@ -4,23 +4,11 @@ from __future__ import annotations
 import hmac
 import time
 
-from pikamp import REDIS_VERSION
+from pikamp import REDIS_VERSION, stats
 from pikamp.commands.table import LOCAL, command
-from pikamp.errors import DB_INDEX, NOT_INTEGER, SYNTAX, WRONGPASS, RespError, unknown_subcommand
+from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
+from pikamp.numbers import parse_int  # noqa: F401  (re-exported for command modules)
 from pikamp.resp import Verbatim
-
-
-def parse_int(b: bytes, error: str = NOT_INTEGER) -> int:
-    """Redis's strict integer parsing (no spaces, no '+', 64-bit range)."""
-    try:
-        if b[:1] in (b" ", b"+") or b[-1:] == b" " or (len(b) > 1 and b[:1] == b"0") or b[:2] == b"-0":
-            raise ValueError
-        n = int(b)
-    except ValueError:
-        raise RespError(error) from None
-    if not -(2**63) <= n < 2**63:
-        raise RespError(error)
-    return n
 
 
 @command("ping", -1, "fast", route=LOCAL, group="connection", summary="Ping the server")
@@ -187,11 +175,205 @@ def _client_list(conn, args):
     return Verbatim(b"".join(client_line(c) for c in conn.worker.clients.values()))
 
 
+_CLIENT_HELP = [
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Prints this help.",
+]
+
+# Client types Redis knows. Workers hold only normal clients: replicas are
+# served by the replication process, and a connection that subscribes is
+# handed to the pub/sub process.
+_CLIENT_TYPES = {b"normal", b"master", b"replica", b"slave", b"pubsub"}
+
+
+def _client_help(conn, args):
+    if len(args) != 2:
+        raise RespError("ERR wrong number of arguments for 'client|help' command")
+    return _CLIENT_HELP
+
+
+def _client_on_off(args: list[bytes], sub: str) -> None:
+    if len(args) != 3:
+        raise RespError(f"ERR wrong number of arguments for 'client|{sub}' command")
+    if args[2].lower() not in (b"on", b"off"):
+        raise RespError(SYNTAX)
+
+
+def _client_no_evict(conn, args):
+    # Clients are never evicted here (there is no maxmemory-clients), so the
+    # protection holds whether it is on or off.
+    _client_on_off(args, "no-evict")
+    return "OK"
+
+
+def _client_no_touch(conn, args):
+    # Redis 7.2 (7.0 lacks it), accepted for clients that use it: no access
+    # times are kept here, so no command ever "touches" a key anyway.
+    _client_on_off(args, "no-touch")
+    return "OK"
+
+
+def _client_type(name: bytes) -> bytes:
+    kind = name.lower()
+    if kind not in _CLIENT_TYPES:
+        raise RespError(f"ERR Unknown client type '{name.decode('latin-1')}'")
+    return kind
+
+
+def _client_list_all(conn, args):
+    """CLIENT LIST [TYPE type | ID id ...]: the clients of every worker."""
+    ids = None
+    if len(args) == 4 and args[2].lower() == b"type":
+        if _client_type(args[3]) != b"normal":
+            return Verbatim(b"")
+    elif len(args) > 3 and args[2].lower() == b"id":
+        ids = [parse_int(a, "ERR Invalid client ID") for a in args[3:]]
+    elif len(args) != 2:
+        raise RespError(SYNTAX)
+
+    def combine(replies: list) -> Verbatim:
+        lines = {cid: line for reply in replies for cid, line in reply}
+        order = sorted(lines) if ids is None else [i for i in ids if i in lines]
+        return Verbatim(b"".join(lines[i] for i in order))
+
+    return stats.reply_later(conn, stats.gather(conn.worker, [b"__client_list"], conn.resp3, combine))
+
+
+@command("__client_list", 1, internal=True, group="connection", summary="This worker's CLIENT LIST lines")
+def _client_list_here(ctx, args):
+    return [[c.id, client_line(c)] for c in ctx.worker.clients.values()]
+
+
+def _client_kill_filters(args: list[bytes]) -> tuple[list[bytes], bool, bool]:
+    """CLIENT KILL <option> <value> ... -> (filters for __client_kill, skipme,
+    whether any client of a worker can match), with Redis's checks and errors."""
+    filters: list[bytes] = []
+    skipme = True
+    matchable = True
+    for i in range(2, len(args), 2):
+        opt = args[i].lower()
+        if i + 1 == len(args):
+            raise RespError(SYNTAX)
+        value = args[i + 1]
+        if opt == b"id":
+            n = parse_int(value, "ERR client-id should be greater than 0")
+            if n < 1:
+                raise RespError("ERR client-id should be greater than 0")
+            filters += [b"id", str(n).encode()]
+        elif opt == b"type":
+            matchable = _client_type(value) == b"normal" and matchable
+        elif opt in (b"addr", b"laddr"):
+            filters += [opt, value]
+        elif opt == b"user":
+            if value != b"default":  # the only user there is
+                raise RespError(f"ERR No such user '{value.decode('latin-1')}'")
+        elif opt == b"skipme" and value.lower() in (b"yes", b"no"):
+            skipme = value.lower() == b"yes"
+        else:
+            raise RespError(SYNTAX)
+    return filters, skipme, matchable
+
+
+def _client_kill(conn, args):
+    """CLIENT KILL ip:port (old form: OK or an error) or CLIENT KILL <option>
+    <value> ... (the number killed), over the clients of every worker."""
+    if len(args) < 3:
+        raise RespError("ERR wrong number of arguments for 'client|kill' command")
+    old_form = len(args) == 3
+    if old_form:
+        filters, skipme, matchable = [b"addr", args[2]], False, True
+    else:
+        filters, skipme, matchable = _client_kill_filters(args)
+    if not matchable:
+        return 0
+
+    def combine(replies: list) -> object:
+        killed = sum(replies)
+        if not old_form:
+            return killed
+        if killed == 0:
+            raise RespError("ERR No such client")
+        return "OK"
+
+    request = [b"__client_kill", str(conn.id).encode(), b"1" if skipme else b"0"] + filters
+    return stats.reply_later(conn, stats.gather(conn.worker, request, conn.resp3, combine))
+
+
+@command("__client_kill", -3, internal=True, group="connection", summary="CLIENT KILL in this worker")
+def _client_kill_here(ctx, args):
+    caller, skipme = int(args[1]), args[2] == b"1"
+    want = dict(zip(args[3::2], args[4::2]))
+    killed = 0
+    for c in list(ctx.worker.clients.values()):
+        if ((b"addr" in want and c.addr.encode() != want[b"addr"])
+                or (b"laddr" in want and c.laddr.encode() != want[b"laddr"])
+                or (b"id" in want and c.id != int(want[b"id"]))):
+            continue
+        if c.id == caller:
+            if skipme:
+                continue
+            c.closing = True  # closed once its reply is sent, as Redis does
+        elif c.transport is not None:
+            c.transport.close()
+        killed += 1
+    return killed
+
+
 _CLIENT_SUBS = {
     b"id": _client_id,
     b"setname": _client_setname,
     b"getname": _client_getname,
     b"setinfo": _client_setinfo,
     b"info": _client_info,
-    b"list": _client_list,
+    b"list": _client_list_all,
+    b"kill": _client_kill,
+    b"no-evict": _client_no_evict,
+    b"no-touch": _client_no_touch,
+    b"help": _client_help,
 }

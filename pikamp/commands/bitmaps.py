@@ -1,0 +1,102 @@
+"""Bitmap commands: argument parsing and reply shaping; storage in pikamp.storage.bitmaps."""
+from __future__ import annotations
+
+from pikamp.commands.connection import parse_int
+from pikamp.commands.table import command
+from pikamp.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, RespError
+from pikamp.storage import bitmaps, strings
+
+BIT_ARGUMENT = "ERR The bit argument must be 1 or 0."
+BITOP_NOT_ONE_KEY = "ERR BITOP NOT must be called with a single source key."
+
+_OPS = {b"and": bitmaps.AND, b"or": bitmaps.OR, b"xor": bitmaps.XOR, b"not": bitmaps.NOT}
+
+
+def _bit_offset(arg: bytes, max_bulk: int) -> int:
+    """A bit offset: non-negative and inside the largest string allowed (proto-max-bulk-len)."""
+    offset = parse_int(arg, BIT_OFFSET)
+    if offset < 0 or offset >> 3 >= max_bulk:
+        raise RespError(BIT_OFFSET)
+    return offset
+
+
+def _in_bits(arg: bytes) -> bool:
+    """The BYTE | BIT unit argument: True for BIT."""
+    unit = arg.lower()
+    if unit not in (b"bit", b"byte"):
+        raise RespError(SYNTAX)
+    return unit == b"bit"
+
+
+@command("setbit", 4, "write denyoom", (1, 1, 1), group="bitmap", since="2.2.0",
+         summary="Sets or clears the bit at offset in the string value stored at key")
+def setbit(ctx, args):
+    offset = _bit_offset(args[2], ctx.worker.max_bulk)
+    on = parse_int(args[3], BIT_VALUE)
+    if on not in (0, 1):
+        raise RespError(BIT_VALUE)
+    return bitmaps.set_bit(ctx.db, args[1], offset, on)
+
+
+@command("getbit", 3, "readonly fast", (1, 1, 1), group="bitmap", since="2.2.0",
+         summary="Returns the bit value at offset in the string value stored at key")
+def getbit(ctx, args):
+    return bitmaps.get_bit(ctx.db, args[1], _bit_offset(args[2], ctx.worker.max_bulk))
+
+
+@command("bitcount", -2, "readonly", (1, 1, 1), group="bitmap", since="2.6.0",
+         summary="Count set bits in a string", complexity="O(N)")
+def bitcount(ctx, args):
+    # Redis 7.0 looks the key up first: a missing key answers 0 whatever the arguments.
+    value = strings.get(ctx.db, args[1])
+    if value is None:
+        return 0
+    if len(args) == 2:
+        start, end, in_bits = 0, -1, False
+    elif len(args) in (4, 5):
+        start = parse_int(args[2])
+        end = parse_int(args[3])
+        in_bits = len(args) == 5 and _in_bits(args[4])
+        if start < 0 and end < 0 and start > end:  # answered before clamping, unlike BITPOS
+            return 0
+    else:
+        raise RespError(SYNTAX)
+    span = bitmaps.bit_range(len(value), start, end, in_bits)
+    return 0 if span is None else bitmaps.count_bits(value, *span)
+
+
+@command("bitpos", -3, "readonly", (1, 1, 1), group="bitmap", since="2.8.7",
+         summary="Find first bit set or clear in a string", complexity="O(N)")
+def bitpos(ctx, args):
+    bit = parse_int(args[2])
+    if bit not in (0, 1):
+        raise RespError(BIT_ARGUMENT)
+    # A missing key is an endless run of zeros; its range arguments are not even read.
+    value = strings.get(ctx.db, args[1])
+    if value is None:
+        return -1 if bit else 0
+    n = len(args)
+    if n not in (3, 4, 5, 6):
+        raise RespError(SYNTAX)
+    start = parse_int(args[3]) if n > 3 else 0
+    in_bits = n == 6 and _in_bits(args[5])
+    end = parse_int(args[4]) if n > 4 else -1
+    span = bitmaps.bit_range(len(value), start, end, in_bits)
+    if span is None:
+        return -1
+    pos = bitmaps.find_bit(value, bit, *span)
+    if pos == -1 and bit == 0 and n <= 4:
+        # Without an explicit end the string counts as padded with zeros on the right.
+        return span[1] + 1
+    return pos
+
+
+@command("bitop", -4, "write denyoom", (2, -1, 1), group="bitmap", since="2.6.0",
+         summary="Perform bitwise operations between strings", complexity="O(N)")
+def bitop(ctx, args):
+    op = _OPS.get(args[1].lower())
+    if op is None:
+        raise RespError(SYNTAX)
+    if op == bitmaps.NOT and len(args) != 4:
+        raise RespError(BITOP_NOT_ONE_KEY)
+    return bitmaps.bit_op(ctx.db, op, args[2], args[3:])
