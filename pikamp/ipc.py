@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import time
 from typing import TYPE_CHECKING, Callable
 
 import hiredis
@@ -35,6 +37,25 @@ def encode_request(reqid: int, db: int, resp3: bool, client: int, args: list[byt
 
 def encode_reply(reqid: int, reply: bytes) -> bytes:
     return b"*2\r\n:%d\r\n$%d\r\n%b\r\n" % (reqid, len(reply), reply)
+
+
+def call_blocking(run_dir: str, worker: int, db: int, args: list[bytes], timeout: float) -> bytes:
+    """Run a command on ``worker`` over a private connection and wait for its
+    encoded reply without returning to the event loop (for the rare operation,
+    like SWAPDB, that must not let this worker serve anything meanwhile)."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(socket_path(run_dir, worker))
+        s.sendall(encode_request(1, db, False, 0, args))
+        reader = hiredis.Reader()
+        while (msg := reader.gets()) is False:
+            s.settimeout(max(deadline - time.monotonic(), 0.001))
+            data = s.recv(65536)
+            if not data:
+                raise ConnectionError("connection closed")
+            reader.feed(data)
+    return msg[1]
 
 
 UNAVAILABLE = b"-ERR the worker owning this DB restarted while the command was in flight; retry\r\n"

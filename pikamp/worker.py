@@ -403,18 +403,24 @@ class Worker:
                 self.peers[i].send(-1, resp3, args, lambda reply, i=i: collect(i, reply))
 
     # -- lifecycle -----------------------------------------------------------
-    def open_databases(self) -> None:
+    def db_path(self, index: int) -> str:
+        """The RocksDB directory of DB ``index``."""
+        return os.path.join(self.config.path_of("db-path"), f"db{index}")
+
+    def open_engine(self, index: int) -> Engine:
+        """Open DB ``index``'s RocksDB with the configured options."""
         cfg = self.config
-        base = cfg.path_of("db-path")
+        return Engine(
+            self.db_path(index),
+            write_buffer_size=cfg.int("write-buffer-size"),
+            block_cache_size=cfg.int("block-cache"),
+            max_background_jobs=cfg.int("max-background-jobs"),
+            compression=cfg.get("compression"),
+        )
+
+    def open_databases(self) -> None:
         for i in self.owned():
-            eng = Engine(
-                os.path.join(base, f"db{i}"),
-                write_buffer_size=cfg.int("write-buffer-size"),
-                block_cache_size=cfg.int("block-cache"),
-                max_background_jobs=cfg.int("max-background-jobs"),
-                compression=cfg.get("compression"),
-            )
-            db = Database(i, eng, self.clock)
+            db = Database(i, self.open_engine(i), self.clock)
             self.dbs[i] = db
             self.ctxs[i] = Ctx(db, self)
 

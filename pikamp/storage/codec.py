@@ -82,6 +82,11 @@ def decode_list(raw: bytes) -> tuple[int, int, int, int, int, int]:
     return _LIST.unpack_from(raw)
 
 
+def with_version(raw: bytes, version: int) -> bytes:
+    """A collection's meta record with another version."""
+    return raw[:HEADER_LEN] + _U64.pack(version) + raw[HEADER_LEN + 8 :]
+
+
 def meta_version(raw: bytes) -> int:
     """Version of a collection meta (strings have none: 0)."""
     return _U64.unpack_from(raw, HEADER_LEN)[0] if raw[0] != STRING else 0

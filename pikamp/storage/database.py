@@ -29,17 +29,21 @@ class Database:
 
     def __init__(self, index: int, engine: Engine, clock: Clock) -> None:
         self.index = index
-        self.engine = engine
         self.clock = clock
-        raw = engine.get(STATE, codec.DBSIZE_KEY)
-        self.size = codec.unpack_u64(raw) if raw else 0
-        self._size_dirty = False
+        self.reopen(engine)
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
         # Blocking commands (pikamp.blocking): key -> waiters, and keys written
         # since the last check that have waiters.
         self.blocked: dict[bytes, object] = {}
         self.ready: list[bytes] = []
+
+    def reopen(self, engine: Engine) -> None:
+        """Serve this DB from ``engine`` (at start, or after SWAPDB reopened it)."""
+        self.engine = engine
+        raw = engine.get(STATE, codec.DBSIZE_KEY)
+        self.size = codec.unpack_u64(raw) if raw else 0
+        self._size_dirty = False
 
     # -- lookup --------------------------------------------------------------
     def lookup(self, key: bytes) -> bytes | None:

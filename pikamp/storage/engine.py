@@ -176,7 +176,14 @@ class Engine:
         return total
 
     def close(self) -> None:
+        """Write what is pending and close RocksDB (a second call does nothing)."""
+        if not self.cfs:
+            return
         self.commit()
         for cf in self.cfs[:-1]:
             cf.close()
         self.db.close()
+        # Column family objects keep RocksDB (and its LOCK) alive after close():
+        # drop them so the directory can be reopened in this process (SWAPDB).
+        self.cfs = []
+        self.handles = []
