@@ -14,6 +14,7 @@ MODULES = (
     "sets",
     "zsets",
     "admin",
+    "pika_scans",
 )
 
 

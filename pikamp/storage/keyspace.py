@@ -288,3 +288,26 @@ def detach_engine(db: Database) -> str:
     db.commit()
     db.engine.close()
     return db.engine.path
+
+
+# -- Pika's range scans -----------------------------------------------------------
+
+
+def range_scan(db: Database, typ: int, start: bytes, end: bytes, glob: Glob | None, limit: int,
+               reverse: bool = False) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Live keys of type ``typ`` from ``start`` to ``end`` (both inclusive, b"" =
+    unbounded; reverse: from ``start`` down to ``end``) matching ``glob``: up to
+    ``limit`` (key, meta) pairs and the next such key (b"" when there is none),
+    as Pika 4.0's PKSCANRANGE / PKRSCANRANGE / SCANX."""
+    if reverse:
+        lo, hi = end, (start + b"\x00" if start else None)
+    else:
+        lo, hi = start, (end + b"\x00" if end else None)
+    found: list[tuple[bytes, bytes]] = []
+    for key, raw in db.scan_keys(lo, hi, reverse):
+        if raw[0] != typ or (glob is not None and not glob.match(key)):
+            continue
+        if len(found) == limit:
+            return found, key
+        found.append((key, raw))
+    return found, b""
