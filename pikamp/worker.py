@@ -196,7 +196,10 @@ class Client(asyncio.Protocol):
                 r = cmd.handler(self, args)
             except RespError as e:
                 r = e
-            self.add_reply(encode(r, self.resp3))
+            if type(r) is Deferred:
+                r.then(self.hold())
+            else:
+                self.add_reply(encode(r, self.resp3))
         else:
             self.broadcast(cmd, args)
 
@@ -239,7 +242,7 @@ class Client(asyncio.Protocol):
         out = self.out
         while slots:
             head = slots[0]
-            if type(head) is bytes:
+            if type(head) is not list:  # a reply (bytes or Raw), not a held place
                 out.append(head)
             elif head[0] is not None:
                 out.append(head[0])
@@ -457,7 +460,6 @@ class Worker:
 
     async def cron(self) -> None:
         """Periodic work: the active expire cycle and idle-client timeouts."""
-        timeout = self.config.int("timeout")
         tick = 0
         while True:
             await asyncio.sleep(0.1)
@@ -469,6 +471,7 @@ class Worker:
                     if db.expire_cycle(200) < 200:
                         break
                     await asyncio.sleep(0)
+            timeout = self.config.int("timeout")  # CONFIG SET may change it
             if timeout and tick % 10 == 0:
                 limit = time.monotonic() - timeout
                 for c in list(self.clients.values()):

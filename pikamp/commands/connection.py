@@ -161,18 +161,13 @@ def client_line(c) -> bytes:
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('latin-1')} "
         f"age={int(now - c.created)} idle={int(now - c.last_io)} flags=N db={c.db_index} sub=0 psub=0 "
-        f"ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 "
+        f"ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
         f"events=r cmd={c.last_cmd.name if c.last_cmd else 'NULL'} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
     ).encode()
 
 
 def _client_info(conn, args):
     return Verbatim(client_line(conn))
-
-
-def _client_list(conn, args):
-    # Lists the clients of this worker process.
-    return Verbatim(b"".join(client_line(c) for c in conn.worker.clients.values()))
 
 
 _CLIENT_HELP = [
@@ -282,7 +277,7 @@ def _client_list_all(conn, args):
         order = sorted(lines) if ids is None else [i for i in ids if i in lines]
         return Verbatim(b"".join(lines[i] for i in order))
 
-    return stats.reply_later(conn, stats.gather(conn.worker, [b"__client_list"], conn.resp3, combine))
+    return stats.gather(conn.worker, [b"__client_list"], conn.resp3, combine)
 
 
 @command("__client_list", 1, internal=True, group="connection", summary="This worker's CLIENT LIST lines")
@@ -342,7 +337,7 @@ def _client_kill(conn, args):
         return "OK"
 
     request = [b"__client_kill", str(conn.id).encode(), b"1" if skipme else b"0"] + filters
-    return stats.reply_later(conn, stats.gather(conn.worker, request, conn.resp3, combine))
+    return stats.gather(conn.worker, request, conn.resp3, combine)
 
 
 @command("__client_kill", -3, internal=True, group="connection", summary="CLIENT KILL in this worker")

@@ -1,0 +1,696 @@
+"""Server commands: COMMAND, CONFIG, INFO, TIME, LASTSAVE, SHUTDOWN.
+
+They run on the worker holding the client socket (LOCAL). COMMAND reads the
+command table; what lives in every worker (clients, DB counters, the copy of
+the configuration each worker holds) is read or changed with internal
+commands sent to all workers (pikamp.stats.gather), so the answer is the same
+whichever worker the client's socket landed on.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from pikamp import REDIS_VERSION, __version__, stats
+from pikamp.commands.table import COMMANDS, LOCAL, Command, command
+from pikamp.config import DEFAULTS
+from pikamp.errors import SYNTAX, RespError, unknown_subcommand, wrong_arity
+from pikamp.glob import Glob
+from pikamp.numbers import parse_int
+from pikamp.resp import Raw, Verbatim, encode
+
+
+# == shared helpers ============================================================
+def dispatch(conn, args: list[bytes], parent: bytes) -> object:
+    """Run the subcommand ``args[1]`` of a container command registered as
+    ``parent|sub`` entries, with the subcommand's own arity check."""
+    sub = COMMANDS[parent].subcommands.get(args[1].lower().decode("latin-1"))
+    if sub is None:
+        raise unknown_subcommand(args[1], parent.decode())
+    if (sub.arity > 0 and len(args) != sub.arity) or len(args) < -sub.arity:
+        raise wrong_arity(sub.name)
+    return sub.handler(conn, args)
+
+
+def _ordered_set(items: list, resp3: bool) -> Raw:
+    """A RESP3 set (RESP2 array) that keeps ``items`` in order: flags and ACL
+    categories are listed in Redis's order, which a Python set would shuffle."""
+    head = b"~%d\r\n" if resp3 else b"*%d\r\n"
+    return Raw(head % len(items) + b"".join([encode(x, resp3) for x in items]))
+
+
+def _glob(pattern: bytes) -> Glob:
+    """Redis matches command and config names with a case-insensitive glob."""
+    return Glob(pattern.lower())
+
+
+# == COMMAND ===================================================================
+# ACL categories in the order Redis lists them.
+_CATEGORY_ORDER = [
+    "@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string",
+    "@bitmap", "@hyperloglog", "@geo", "@stream", "@pubsub", "@admin", "@fast", "@slow",
+    "@blocking", "@dangerous", "@connection", "@transaction", "@scripting",
+]
+_CATEGORY_RANK = {c: i for i, c in enumerate(_CATEGORY_ORDER)}
+
+_COMMAND_HELP = [
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+def _lookup_full(name: bytes) -> Command | None:
+    """A command by its full name: ``get`` or ``config|get`` (any case)."""
+    parent, _, sub = name.lower().partition(b"|")
+    cmd = COMMANDS.get(parent)
+    if cmd is None or not sub:
+        return cmd
+    return cmd.subcommands.get(sub.decode("latin-1"))
+
+
+def _lookup_args(args: list[bytes]) -> Command | None:
+    """The command a full command line runs (its subcommand for containers)."""
+    cmd = COMMANDS.get(args[0].lower())
+    if cmd is None or not cmd.subcommands or len(args) == 1:
+        return cmd
+    return cmd.subcommands.get(args[1].lower().decode("latin-1"))
+
+
+def _key_flags(cmd: Command) -> list[str]:
+    """Key-spec access flags derived from the command's flags (the table
+    carries no per-key specs)."""
+    if "write" in cmd.flags:
+        return ["RW", "update"]
+    return ["RO", "access"]
+
+
+def _key_specs(cmd: Command, resp3: bool) -> list[dict]:
+    """The command's key positions as one Redis 7 key spec (index + range)."""
+    if cmd.first_key == 0:
+        return []
+    last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
+    return [{
+        b"flags": _ordered_set(_key_flags(cmd), resp3),
+        b"begin_search": {b"type": b"index", b"spec": {b"index": cmd.first_key}},
+        b"find_keys": {b"type": b"range", b"spec": {b"lastkey": last, b"keystep": cmd.step, b"limit": 0}},
+    }]
+
+
+def _info_entry(cmd: Command, resp3: bool) -> list:
+    """One COMMAND INFO entry, shaped as Redis 7.0 shapes it."""
+    cats = sorted(cmd.acl_categories, key=lambda c: _CATEGORY_RANK.get(c, len(_CATEGORY_RANK)))
+    subs = [_info_entry(s, resp3) for s in cmd.subcommands.values()]
+    return [
+        cmd.name.encode(),
+        cmd.arity,
+        _ordered_set(list(cmd.flags), resp3),
+        cmd.first_key,
+        cmd.last_key,
+        cmd.step,
+        _ordered_set(cats, resp3),
+        _ordered_set([], resp3),  # tips: none recorded in the table
+        _ordered_set(_key_specs(cmd, resp3), resp3),
+        subs if subs else _ordered_set([], resp3),
+    ]
+
+
+def _doc_entry(cmd: Command) -> dict:
+    """One COMMAND DOCS entry (no argument specs: the table has none)."""
+    doc: dict = {
+        b"summary": cmd.summary.encode(),
+        b"since": cmd.since.encode(),
+        b"group": cmd.group.replace("_", "-").encode(),
+        b"complexity": cmd.complexity.encode(),
+    }
+    if cmd.subcommands:
+        doc[b"subcommands"] = {s.name.encode(): _doc_entry(s) for s in cmd.subcommands.values()}
+    return doc
+
+
+def _all_names() -> list[tuple[str, Command]]:
+    """Every command and subcommand by full name."""
+    out = []
+    for cmd in COMMANDS.values():
+        out.append((cmd.name, cmd))
+        out += [(s.name, s) for s in cmd.subcommands.values()]
+    return out
+
+
+@command("command", -1, "loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Get array of Redis command details",
+         complexity="O(N) where N is the total number of Redis commands")
+def command_(conn, args):
+    if len(args) == 1:
+        return [_info_entry(c, conn.resp3) for c in COMMANDS.values()]
+    return dispatch(conn, args, b"command")
+
+
+@command("command|count", 2, "loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Get total number of Redis commands")
+def command_count(conn, args):
+    return len(COMMANDS)
+
+
+@command("command|info", -2, "loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Get array of specific Redis command details, or all when no argument is given.",
+         complexity="O(N) where N is the number of commands to look up")
+def command_info(conn, args):
+    if len(args) == 2:
+        return [_info_entry(c, conn.resp3) for c in COMMANDS.values()]
+    entries = []
+    for name in args[2:]:
+        cmd = _lookup_full(name)
+        entries.append(None if cmd is None else _info_entry(cmd, conn.resp3))
+    return entries
+
+
+@command("command|docs", -2, "loading stale", route=LOCAL, group="server", since="7.0.0",
+         summary="Get array of specific Redis command documentation",
+         complexity="O(N) where N is the number of commands to look up")
+def command_docs(conn, args):
+    if len(args) == 2:
+        return {c.name.encode(): _doc_entry(c) for c in COMMANDS.values()}
+    docs = {}
+    for name in args[2:]:
+        cmd = _lookup_full(name)
+        if cmd is not None:
+            docs[cmd.name.encode()] = _doc_entry(cmd)
+    return docs
+
+
+def _keys_of(args: list[bytes]) -> tuple[Command, list[bytes]]:
+    """COMMAND GETKEYS: the command ``args[2:]`` would run and its keys."""
+    line = args[2:]
+    cmd = _lookup_args(line)
+    if cmd is None:
+        raise RespError("ERR Invalid command specified")
+    if cmd.first_key == 0:
+        raise RespError("ERR The command has no key arguments")
+    if (cmd.arity > 0 and cmd.arity != len(line)) or len(line) < -cmd.arity:
+        raise RespError("ERR Invalid number of arguments specified for command")
+    keys = cmd.keys(line)
+    if not keys:
+        raise RespError("ERR Invalid arguments specified for command")
+    return cmd, keys
+
+
+@command("command|getkeys", -4, "loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Extract keys given a full Redis command",
+         complexity="O(N) where N is the number of arguments to the command")
+def command_getkeys(conn, args):
+    return _keys_of(args)[1]
+
+
+@command("command|getkeysandflags", -4, "loading stale", route=LOCAL, group="server", since="7.0.0",
+         summary="Extract keys and access flags given a full Redis command",
+         complexity="O(N) where N is the number of arguments to the command")
+def command_getkeysandflags(conn, args):
+    cmd, keys = _keys_of(args)
+    flags = _ordered_set(_key_flags(cmd), conn.resp3)
+    return [[k, flags] for k in keys]
+
+
+@command("command|list", -2, "loading stale", route=LOCAL, group="server", since="7.0.0",
+         summary="Get an array of Redis command names",
+         complexity="O(N) where N is the total number of Redis commands")
+def command_list(conn, args):
+    names = _all_names()
+    if len(args) == 2:
+        return [n.encode() for n, _ in names]
+    if len(args) != 5 or args[2].lower() != b"filterby":
+        raise RespError(SYNTAX)
+    kind, value = args[3].lower(), args[4]
+    if kind == b"module":
+        return []  # no modules
+    if kind == b"aclcat":
+        cat = "@" + value.decode("latin-1").lower()
+        return [n.encode() for n, c in names if cat in c.acl_categories]
+    if kind == b"pattern":
+        glob = _glob(value)
+        return [n.encode() for n, _ in names if glob.match(n.encode())]
+    raise RespError(SYNTAX)
+
+
+@command("command|help", 2, "loading stale", route=LOCAL, group="server", since="5.0.0",
+         summary="Show helpful text about the different subcommands")
+def command_help(conn, args):
+    return _COMMAND_HELP
+
+
+# == CONFIG ====================================================================
+# Keys Redis clients and tools (redis-benchmark, redis-py) read at connect
+# time, answered with what is true of this server.
+_REDIS_KEYS = {
+    # No RDB snapshots and no AOF: every acknowledged write is already in
+    # RocksDB's write-ahead log, which is the durability mechanism here.
+    "save": "",
+    "appendonly": "no",
+    # Data lives on disk: memory is not a limit on the data set and nothing is evicted.
+    "maxmemory": "0",
+}
+
+# Keys CONFIG SET may change at runtime, with their integer ranges (None: any string).
+_MUTABLE: dict[str, tuple[int, int] | None] = {
+    "timeout": (0, 2**31 - 1),
+    "maxclients": (1, 2**32 - 1),
+    "slowlog-log-slower-than": (-1, 2**63 - 1),
+    "slowlog-max-len": (0, 2**63 - 1),
+    "requirepass": None,
+}
+
+_CONFIG_HELP = [
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+def _config_value(config, key: str) -> str:
+    return _REDIS_KEYS[key] if key in _REDIS_KEYS else config.get(key)
+
+
+def _config_keys() -> list[str]:
+    return list(DEFAULTS) + list(_REDIS_KEYS)
+
+
+@command("config", -2, "", route=LOCAL, group="server", since="2.0.0",
+         summary="A container for server configuration commands", complexity="Depends on subcommand.")
+def config_(conn, args):
+    return dispatch(conn, args, b"config")
+
+
+@command("config|get", -3, "admin noscript loading stale", route=LOCAL, group="server", since="2.0.0",
+         summary="Get the values of configuration parameters",
+         complexity="O(N) when N is the number of configuration parameters provided")
+def config_get(conn, args):
+    config = conn.worker.config
+    known = _config_keys()
+    found: dict[str, tuple[bytes, str]] = {}  # lower-case name -> (name as replied, key)
+    for pattern in args[2:]:
+        if not any(c in pattern for c in b"[*?"):
+            key = pattern.lower().decode("latin-1")
+            if key in known and key not in found:
+                found[key] = (pattern, key)
+            continue
+        glob = _glob(pattern)
+        for key in known:
+            if key not in found and glob.match(key.encode()):
+                found[key] = (key.encode(), key)
+    return {name: _config_value(config, key).encode() for name, key in found.values()}
+
+
+def _parse_setting(key: str, value: bytes) -> str:
+    """Validate one CONFIG SET value the way Redis does; returns it as stored."""
+    bounds = _MUTABLE[key]
+    if bounds is None:
+        return value.decode("latin-1")
+    n = parse_int(value, "argument couldn't be parsed into an integer")
+    lo, hi = bounds
+    if not lo <= n <= hi:
+        raise RespError(f"argument must be between {lo} and {hi} inclusive")
+    return str(n)
+
+
+def _config_set_error(name: bytes, why: str) -> RespError:
+    return RespError(
+        f"ERR CONFIG SET failed (possibly related to argument '{name.decode('latin-1')}') - {why}")
+
+
+def _validate_settings(args: list[bytes]) -> list[bytes]:
+    """CONFIG SET's checks, in Redis's order: names first (unknown, immutable,
+    duplicate; the first problem wins), then values. Returns the internal
+    command that applies the settings."""
+    if len(args) % 2:
+        raise RespError(SYNTAX)
+    known = set(_config_keys())
+    seen: set[str] = set()
+    error: RespError | None = None
+    for name in args[2::2]:
+        key = name.lower().decode("latin-1")
+        if key not in known:
+            if error is None:
+                error = RespError(
+                    f"ERR Unknown option or number of arguments for CONFIG SET - '{name.decode('latin-1')}'")
+            break
+        if error is not None:
+            continue
+        if key not in _MUTABLE:
+            error = _config_set_error(name, "can't set immutable config")
+        elif key in seen:
+            error = _config_set_error(name, "duplicate parameter")
+        seen.add(key)
+    if error is not None:
+        raise error
+    apply = [b"__config_set"]
+    for name, value in zip(args[2::2], args[3::2]):
+        key = name.lower().decode("latin-1")
+        try:
+            stored = _parse_setting(key, value)
+        except RespError as e:
+            raise _config_set_error(key.encode(), e.message) from None
+        apply += [key.encode(), stored.encode("latin-1")]
+    return apply
+
+
+@command("config|set", -4, "admin noscript loading stale", route=LOCAL, group="server", since="2.0.0",
+         summary="Set configuration parameters to the given values",
+         complexity="O(N) when N is the number of configuration parameters provided")
+def config_set(conn, args):
+    apply = _validate_settings(args)
+    # Every worker holds its own copy of the configuration: change them all.
+    return stats.gather(conn.worker, apply, conn.resp3, lambda _: "OK")
+
+
+@command("__config_set", -3, internal=True, group="server", summary="Apply CONFIG SET in this worker")
+def _apply_config(ctx, args):
+    w = ctx.worker
+    for key, value in zip(args[1::2], args[2::2]):
+        name, text = key.decode(), value.decode("latin-1")
+        w.config.values[name] = text
+        if name == "requirepass":
+            w.requirepass = text
+        elif name == "maxclients":
+            w.maxclients = int(text)
+    return "OK"
+
+
+@command("config|resetstat", 2, "admin noscript loading stale", route=LOCAL, group="server",
+         since="2.0.0", summary="Reset the stats returned by INFO")
+def config_resetstat(conn, args):
+    return stats.gather(conn.worker, [b"__resetstat"], conn.resp3, lambda _: "OK")
+
+
+@command("__resetstat", 1, internal=True, group="server", summary="Reset this worker's INFO stats")
+def _reset_stats(ctx, args):
+    w = ctx.worker
+    w.stat_commands = 0
+    w.stat_connections = 0
+    for db in w.dbs.values():
+        db.expired_keys = 0
+    stats.ops_meter(w).reset()
+    return "OK"
+
+
+def rewrite_config_file(path: str, values: dict[str, str]) -> None:
+    """Write ``values`` into the Pika-format file at ``path``: a key's first line
+    gets its current value (later duplicates are dropped), comments and other
+    lines stay, keys not in the file whose value differs from the default
+    are appended. The file is replaced atomically."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    out: list[str] = []
+    written: set[str] = set()
+    for line in lines:
+        text = line.strip()
+        key = text.partition(":")[0].strip().lower()
+        if text and not text.startswith("#") and key in values:
+            if key not in written:
+                out.append(f"{key} : {values[key]}")
+                written.add(key)
+            continue
+        out.append(line)
+    extra = [k for k, v in values.items()
+             if k not in written and k in DEFAULTS and v != DEFAULTS[k][0]]
+    if extra:
+        out += ["", "# Generated by CONFIG REWRITE"] + [f"{k} : {values[k]}" for k in extra]
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@command("config|rewrite", 2, "admin noscript loading stale", route=LOCAL, group="server",
+         since="2.8.0", summary="Rewrite the configuration file with the in memory configuration")
+def config_rewrite(conn, args):
+    config = conn.worker.config
+    if not config.path:
+        raise RespError("ERR The server is running without a config file")
+    try:
+        rewrite_config_file(config.path, config.values)
+    except OSError as e:
+        raise RespError(f"ERR Rewriting config file: {e.strerror}") from None
+    return "OK"
+
+
+@command("config|help", 2, "loading stale", route=LOCAL, group="server", since="5.0.0",
+         summary="Show helpful text about the different subcommands")
+def config_help(conn, args):
+    return _CONFIG_HELP
+
+
+# == INFO ======================================================================
+Lines = list[tuple[str, object]]
+
+
+def _server(w, gathered) -> Lines:
+    ident = stats.identity()
+    now = time.time()
+    uptime = int(now - ident.started)
+    return [
+        ("redis_version", REDIS_VERSION),
+        ("pikamp_version", __version__),
+        ("redis_mode", "standalone"),
+        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
+        ("multiplexing_api", "uvloop"),
+        ("python_version", platform.python_version()),
+        ("process_id", ident.pid),
+        ("process_supervised", "no"),
+        ("run_id", ident.run_id),
+        ("tcp_port", w.config.int("port")),
+        ("server_time_usec", time.time_ns() // 1000),
+        ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400),
+        ("hz", 10),
+        ("configured_hz", 10),
+        ("executable", os.path.abspath(sys.argv[0])),
+        ("config_file", w.config.path or ""),
+        ("workers", w.nworkers),
+        ("databases", w.ndbs),
+    ]
+
+
+def _clients(w, gathered) -> Lines:
+    return [
+        ("connected_clients", sum(g[b"clients"] for g in gathered)),
+        ("cluster_connections", 0),
+        ("maxclients", w.maxclients),
+    ]
+
+
+def _memory(w, gathered) -> Lines:
+    rss = sum(p.rss for p in stats.process_tree())
+    system = stats.total_memory()
+    return [
+        # The whole process tree's RSS: data lives in RocksDB (memtables, block cache).
+        ("used_memory", rss),
+        ("used_memory_human", stats.human_bytes(rss)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", stats.human_bytes(rss)),
+        ("total_system_memory", system),
+        ("total_system_memory_human", stats.human_bytes(system)),
+        ("maxmemory", 0),
+        ("maxmemory_human", "0B"),
+        ("maxmemory_policy", "noeviction"),
+        ("mem_allocator", "libc"),
+    ]
+
+
+def _persistence(w, gathered) -> Lines:
+    return [
+        ("loading", 0),
+        ("async_loading", 0),
+        # Every acknowledged write is in RocksDB's WAL: nothing is ever unsaved.
+        ("rdb_changes_since_last_save", 0),
+        ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", stats.last_save(w.config.path_of("dump-path"))),
+        ("rdb_last_bgsave_status", "ok"),
+        ("aof_enabled", 0),
+        ("aof_rewrite_in_progress", 0),
+        ("aof_rewrite_scheduled", 0),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_last_write_status", "ok"),
+    ]
+
+
+def _stats(w, gathered) -> Lines:
+    return [
+        ("total_connections_received", sum(g[b"connections"] for g in gathered)),
+        ("total_commands_processed", sum(g[b"commands"] for g in gathered)),
+        ("instantaneous_ops_per_sec", sum(g[b"ops"] for g in gathered)),
+        ("expired_keys", sum(g[b"expired_keys"] for g in gathered)),
+        ("evicted_keys", 0),
+    ]
+
+
+def _replication(w, gathered) -> Lines:
+    return [
+        ("role", "master"),
+        ("connected_slaves", 0),
+        ("master_failover_state", "no-failover"),
+        ("master_replid", stats.identity().replid),
+        ("master_replid2", "0" * 40),
+        ("master_repl_offset", 0),
+        ("second_repl_offset", -1),
+        ("repl_backlog_active", 0),
+    ]
+
+
+def _cpu(w, gathered) -> Lines:
+    procs = stats.process_tree()
+    lines: Lines = [
+        # The whole process tree; its processes are listed one by one below.
+        ("used_cpu_sys", f"{sum(p.sys for p in procs):.6f}"),
+        ("used_cpu_user", f"{sum(p.user for p in procs):.6f}"),
+        ("used_cpu_sys_children", "0.000000"),
+        ("used_cpu_user_children", "0.000000"),
+    ]
+    lines += [(f"{p.role}_cpu", f"sys={p.sys:.6f},user={p.user:.6f},pid={p.pid}") for p in procs]
+    return lines
+
+
+def _modules(w, gathered) -> Lines:
+    return []
+
+
+def _cluster(w, gathered) -> Lines:
+    return [("cluster_enabled", 0)]
+
+
+def _keyspace(w, gathered) -> Lines:
+    dbs = sorted(tuple(entry) for g in gathered for entry in g[b"keyspace"])
+    return [(f"db{i}", f"keys={keys},expires={expires},avg_ttl=0") for i, keys, expires in dbs if keys]
+
+
+# Sections in Redis's order: name -> (title, lines, needs numbers from every worker).
+_SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
+    b"server": ("Server", _server, False),
+    b"clients": ("Clients", _clients, True),
+    b"memory": ("Memory", _memory, False),
+    b"persistence": ("Persistence", _persistence, False),
+    b"stats": ("Stats", _stats, True),
+    b"replication": ("Replication", _replication, False),
+    b"cpu": ("CPU", _cpu, False),
+    b"modules": ("Modules", _modules, False),
+    b"cluster": ("Cluster", _cluster, False),
+    b"keyspace": ("Keyspace", _keyspace, True),
+}
+_ALL = {b"default", b"all", b"everything"}
+
+
+def _requested(args: list[bytes]) -> list[bytes]:
+    if len(args) == 1:
+        return list(_SECTIONS)
+    names = {a.lower() for a in args[1:]}
+    if names & _ALL:
+        return list(_SECTIONS)
+    return [s for s in _SECTIONS if s in names]
+
+
+def _render(w, sections: list[bytes], gathered: list[dict]) -> Verbatim:
+    parts = []
+    for name in sections:
+        title, lines, _ = _SECTIONS[name]
+        body = "".join(f"{k}:{v}\r\n" for k, v in lines(w, gathered))
+        parts.append(f"# {title}\r\n{body}")
+    return Verbatim("\r\n".join(parts).encode())
+
+
+@command("info", -1, "loading stale", route=LOCAL, group="server",
+         summary="Get information and statistics about the server")
+def info(conn, args):
+    w = conn.worker
+    sections = _requested(args)
+    if not any(_SECTIONS[s][2] for s in sections):
+        return _render(w, sections, [])
+
+    def combine(replies: list) -> Verbatim:
+        return _render(w, sections, [stats.pairs_to_dict(r) for r in replies])
+
+    return stats.gather(w, [b"__info"], conn.resp3, combine)
+
+
+@command("__info", 1, internal=True, group="server", summary="This worker's numbers for INFO")
+def _worker_info(ctx, args):
+    w = ctx.worker
+    return {
+        b"clients": len(w.clients),
+        b"connections": w.stat_connections,
+        b"commands": w.stat_commands,
+        b"ops": stats.ops_meter(w).rate(),
+        b"expired_keys": sum(db.expired_keys for db in w.dbs.values()),
+        b"keyspace": [[i, db.size, stats.expires_count(db)] for i, db in w.dbs.items()],
+    }
+
+
+# == TIME, LASTSAVE, SHUTDOWN ==================================================
+@command("time", 1, "loading stale fast", route=LOCAL, group="server", since="2.6.0",
+         summary="Return the current server time")
+def time_(conn, args):
+    us = time.time_ns() // 1000
+    return [str(us // 1_000_000).encode(), str(us % 1_000_000).encode()]
+
+
+@command("lastsave", 1, "loading stale fast", route=LOCAL, group="server",
+         summary="Get the UNIX time stamp of the last successful save to disk")
+def lastsave(conn, args):
+    return stats.last_save(conn.worker.config.path_of("dump-path"))
+
+
+_SHUTDOWN_FLAGS = {b"nosave", b"save", b"now", b"force"}
+
+
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", route=LOCAL, group="server",
+         summary="Synchronously save the dataset to disk and then shut down the server",
+         complexity="O(N) when saving, where N is the total number of keys in all databases "
+                    "when saving data, otherwise O(1)")
+def shutdown(conn, args):
+    opts = [a.lower() for a in args[1:]]
+    if any(o not in _SHUTDOWN_FLAGS and o != b"abort" for o in opts):
+        raise RespError(SYNTAX)
+    abort = b"abort" in opts
+    if (abort and len(set(opts)) > 1) or {b"save", b"nosave"} <= set(opts):
+        raise RespError(SYNTAX)
+    if abort:
+        raise RespError("ERR No shutdown in progress.")
+    # SAVE and NOSAVE mean the same here: every write is already in the WAL,
+    # and the supervisor's clean stop flushes and closes every DB.
+    supervisor = os.getppid()
+    if supervisor <= 1:  # orphaned: there is no supervisor to ask
+        raise RespError("ERR Errors trying to SHUTDOWN. Check logs.")
+    os.kill(supervisor, signal.SIGTERM)
+    conn.closing = True  # like Redis, no reply: the connection just closes
+    return Raw(b"")

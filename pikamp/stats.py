@@ -1,0 +1,213 @@
+"""Server-wide facts for INFO, CLIENT, CONFIG, LASTSAVE: cross-worker gathering,
+the server's identity, process CPU/memory (psutil over the whole tree) and the
+per-worker operation rate.
+
+A worker only sees its own clients, DBs and copy of the configuration. What
+spans workers is asked of every worker with an internal command through
+``Worker.call_all``; ``gather`` turns the replies back into values.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import hiredis
+import psutil
+
+from pikamp.errors import RespError
+from pikamp.storage.engine import EXPIRES
+from pikamp.worker import Deferred, Worker
+
+
+def decode(reply: bytes) -> object:
+    """One RESP reply as Python values (errors as ``hiredis.ReplyError``)."""
+    reader = hiredis.Reader()
+    reader.feed(reply)
+    return reader.gets()
+
+
+def gather(worker: Worker, args: list[bytes], resp3: bool, combine: Callable[[list], object]) -> Deferred:
+    """Run an internal command on every worker and answer ``combine(replies)``,
+    where ``replies`` are the decoded replies indexed by worker. The first
+    error reply of any worker (or a RespError raised by ``combine``) is the
+    answer instead."""
+    d = Deferred(resp3)
+
+    def done(replies: list[bytes]) -> None:
+        values = [decode(r) for r in replies]
+        errors = [v for v in values if isinstance(v, hiredis.ReplyError)]
+        if errors:
+            d.resolve(RespError(str(errors[0])))
+            return
+        try:
+            d.resolve(combine(values))
+        except RespError as e:
+            d.resolve(e)
+
+    worker.call_all(args, done)
+    return d
+
+
+def pairs_to_dict(flat: list) -> dict:
+    """A RESP2 map (flat key/value array) as a dict."""
+    return dict(zip(flat[0::2], flat[1::2]))
+
+
+# -- identity ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Identity:
+    """The server as a whole: the supervisor process and when it started."""
+
+    pid: int
+    started: float
+    run_id: str
+    replid: str
+
+
+@functools.lru_cache(maxsize=1)
+def identity() -> Identity:
+    """Computed once per worker; every worker derives the same values from
+    the supervisor's pid and start time, so they hold for the server's life."""
+    pid = os.getppid()
+    started = psutil.Process(pid).create_time()
+    seed = f"{pid}:{started:.2f}".encode()
+    return Identity(
+        pid=pid,
+        started=started,
+        run_id=hashlib.sha1(b"run:" + seed).hexdigest(),
+        replid=hashlib.sha1(b"replid:" + seed).hexdigest(),
+    )
+
+
+def last_save(dump_path: str) -> int:
+    """LASTSAVE: when the newest dump in ``dump_path`` was written, or the
+    server's start time if none was written since (Redis counts the start as a
+    save: nothing is unsaved then, and with RocksDB's WAL nothing ever is)."""
+    newest = identity().started
+    try:
+        with os.scandir(dump_path) as entries:
+            for entry in entries:
+                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+    except OSError:
+        pass
+    return int(newest)
+
+
+# -- processes -------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProcessUsage:
+    role: str  # from the process title: supervisor, worker_0, replication, ...
+    pid: int
+    sys: float
+    user: float
+    rss: int
+
+
+def _role(p: psutil.Process) -> str:
+    title = " ".join(p.cmdline())
+    if not title.startswith("pikamp: "):
+        return p.name()
+    words = title[len("pikamp: "):].split()
+    if words[0] == "worker" and len(words) > 1:
+        return f"worker_{words[1]}"
+    return words[0]
+
+
+def process_tree() -> list[ProcessUsage]:
+    """CPU time and RSS of the supervisor and every process under it."""
+    root = psutil.Process(identity().pid)
+    out = []
+    for p in [root] + root.children(recursive=True):
+        try:
+            with p.oneshot():
+                cpu = p.cpu_times()
+                out.append(ProcessUsage(_role(p), p.pid, cpu.system, cpu.user, p.memory_info().rss))
+        except psutil.Error:  # exited meanwhile
+            continue
+    return out
+
+
+def human_bytes(n: int) -> str:
+    """Redis's bytesToHuman: 1023B, 1.00K, 2.19M, ..."""
+    if n < 1024:
+        return f"{n}B"
+    for i, unit in enumerate("KMGTP", 1):
+        if n < 1024 ** (i + 1):
+            return f"{n / 1024 ** i:.2f}{unit}"
+    return f"{n}B"
+
+
+def total_memory() -> int:
+    return psutil.virtual_memory().total
+
+
+# -- per-DB numbers ------------------------------------------------------------
+EXPIRES_COUNT_LIMIT = 10_000
+
+
+def expires_count(db) -> int:
+    """Keys with a TTL (INFO keyspace ``expires``): the entries of the expiry
+    index, counted exactly up to EXPIRES_COUNT_LIMIT (a few ms); past that,
+    RocksDB's O(1) estimate of the index's size, which can drift (range
+    deletes such as FLUSHDB are not in it), so it is only trusted beyond
+    the exact part and never above the key count."""
+    n = 0
+    for _ in db.engine.iterate(EXPIRES, b""):
+        n += 1
+        if n == EXPIRES_COUNT_LIMIT:
+            est = db.engine.cfs[EXPIRES].property_int_value("rocksdb.estimate-num-keys") or 0
+            return max(n, min(est, db.size))
+    return n
+
+
+# -- instantaneous ops/sec --------------------------------------------------------
+class OpsMeter:
+    """instantaneous_ops_per_sec as Redis measures it: the mean of the last
+    16 command rates, sampled every 100 ms."""
+
+    SAMPLES = 16
+    PERIOD = 0.1
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.rates = [0.0] * self.SAMPLES
+        self.next = 0
+        self.last_time = time.monotonic()
+        self.last_count = worker.stat_commands
+        worker.loop.call_later(self.PERIOD, self._sample)  # type: ignore[union-attr]
+
+    def _sample(self) -> None:
+        w = self.worker
+        if w.stopping:
+            return
+        now = time.monotonic()
+        count = w.stat_commands
+        elapsed = now - self.last_time
+        if elapsed > 0:
+            self.rates[self.next] = max(0, count - self.last_count) / elapsed
+            self.next = (self.next + 1) % self.SAMPLES
+        self.last_time, self.last_count = now, count
+        w.loop.call_later(self.PERIOD, self._sample)  # type: ignore[union-attr]
+
+    def rate(self) -> int:
+        return int(sum(self.rates) / self.SAMPLES)
+
+    def reset(self) -> None:
+        self.rates = [0.0] * self.SAMPLES
+        self.last_count = self.worker.stat_commands
+
+
+_meters: weakref.WeakKeyDictionary[Worker, OpsMeter] = weakref.WeakKeyDictionary()
+
+
+def ops_meter(worker: Worker) -> OpsMeter:
+    """The worker's meter, started the first time INFO asks for it."""
+    meter = _meters.get(worker)
+    if meter is None:
+        meter = _meters[worker] = OpsMeter(worker)
+    return meter
