@@ -97,8 +97,9 @@ def _char_class(p: bytes, i: int) -> tuple[int, frozenset]:
             i -= 1
             break
         elif n - i >= 3 and p[i + 1] == 0x2D:  # 'a-z' (either order)
-            lo, hi = sorted((p[i], p[i + 2]))
-            chars.update(range(lo, hi + 1))
+            # Redis compares C chars, which are signed: bytes >= 0x80 sort before 'a'.
+            lo, hi = sorted((_signed(p[i]), _signed(p[i + 2])))
+            chars.update(c & 0xFF for c in range(lo, hi + 1))
             i += 2
         else:
             chars.add(p[i])
@@ -109,3 +110,7 @@ def _char_class(p: bytes, i: int) -> tuple[int, frozenset]:
 def compile_pattern(pattern: bytes) -> Glob | None:
     """The compiled pattern, or None for ``*`` (which Redis treats as "no filter")."""
     return None if pattern == b"*" else Glob(pattern)
+
+
+def _signed(c: int) -> int:
+    return c - 256 if c > 127 else c
