@@ -13,6 +13,7 @@ MODULES = (
     "lists",
     "sets",
     "zsets",
+    "blocking_zsets",
     "admin",
     "pika_scans",
 )
