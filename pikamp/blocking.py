@@ -19,6 +19,7 @@ import re
 from collections import deque
 from typing import Callable
 
+from pikamp.commands.table import ALL, command
 from pikamp.errors import RespError
 from pikamp.resp import NULL_ARRAY
 
@@ -36,13 +37,14 @@ ServeFn = Callable[[object, bytes], object]
 class Waiter:
     """One blocked command: the keys it waits on and how to serve it from one of them."""
 
-    __slots__ = ("keys", "serve", "deferred", "conn", "timer")
+    __slots__ = ("keys", "serve", "deferred", "conn", "client_id", "timer")
 
-    def __init__(self, keys: list[bytes], serve: ServeFn, deferred, conn) -> None:
+    def __init__(self, keys: list[bytes], serve: ServeFn, deferred, conn, client_id: int) -> None:
         self.keys = keys
         self.serve = serve  # serve(db, key) -> reply value, or NOT_READY
         self.deferred = deferred
         self.conn = conn  # the local Client, or None when the command was forwarded
+        self.client_id = client_id  # wherever its socket is (see client_gone)
         self.timer = None
 
     def gone(self) -> bool:
@@ -55,7 +57,7 @@ def block(ctx, keys: list[bytes], timeout_ms: int, serve: ServeFn):
     from pikamp.worker import Deferred  # the worker module imports this one
 
     deferred = Deferred(ctx.resp3)
-    waiter = Waiter(list(dict.fromkeys(keys)), serve, deferred, ctx.conn)
+    waiter = Waiter(list(dict.fromkeys(keys)), serve, deferred, ctx.conn, ctx.client_id)
     db = ctx.db
     for key in waiter.keys:
         queue = db.blocked.get(key)
@@ -81,6 +83,20 @@ def _unpark(db, waiter: Waiter) -> None:
         queue.remove(waiter)
         if not queue:
             del db.blocked[key]
+
+
+@command("__client_gone", 2, "fast", internal=True, route=ALL,
+         summary="A client disconnected: drop its blocked commands in the DBs this worker owns")
+def client_gone(ctx, args):
+    """Unpark every waiter of client ``args[1]`` so no data is popped for a
+    client that is gone (its socket may be on another worker)."""
+    client_id = int(args[1])
+    for db in ctx.worker.dbs.values():
+        mine = {w for queue in db.blocked.values() for w in queue if w.client_id == client_id}
+        for waiter in mine:
+            _unpark(db, waiter)
+            waiter.deferred.resolve_raw(b"")  # nobody reads it; completes the request
+    return "OK"
 
 
 def serve_ready(worker, db) -> None:

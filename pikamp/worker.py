@@ -85,7 +85,7 @@ class Client(asyncio.Protocol):
     __slots__ = (
         "worker", "transport", "parser", "resp3", "db_index", "id", "name", "authed",
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
-        "lib_name", "lib_ver", "paused", "last_cmd",
+        "lib_name", "lib_ver", "paused", "last_cmd", "backlog",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -108,6 +108,9 @@ class Client(asyncio.Protocol):
         self.laddr = ""
         self.created = self.last_io = time.monotonic()
         self.last_cmd: Command | None = None
+        # Commands that arrived while a blocking command (BLPOP ...) waits:
+        # like Redis, they run only once it is answered. None: not blocked.
+        self.backlog: deque | None = None
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,7 +129,13 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self.worker.clients.pop(self.id, None)
+        w = self.worker
+        w.clients.pop(self.id, None)
+        if self.waiting and w.nworkers > 1 and not w.stopping:
+            # A blocked command of ours may be parked in another worker: have
+            # it dropped there, or it would pop data for a client that is gone.
+            w.begin_turn()
+            w.call_all([b"__client_gone", b"%d" % self.id], lambda replies: None)
 
     def pause_writing(self) -> None:
         # Back-pressure: stop reading requests while replies pile up.
@@ -152,12 +161,20 @@ class Client(asyncio.Protocol):
             self.closing = True
             w.mark_client(self)
             return
+        self.run_commands(cmds)
+        w.mark_client(self)
+
+    def run_commands(self, cmds) -> None:
+        """Execute parsed commands in order; while a blocking command waits,
+        queue the rest behind it."""
         execute = self.execute
-        for args in cmds:
+        for i, args in enumerate(cmds):
+            if self.backlog is not None:
+                self.backlog.extend(cmds[i:])
+                return
             execute(args)
             if self.closing:
-                break
-        w.mark_client(self)
+                return
 
     # -- command execution -------------------------------------------------
     def execute(self, args: list[bytes]) -> None:
@@ -187,8 +204,12 @@ class Client(asyncio.Protocol):
                 r = w.run_owned(cmd, self.db_index, self.resp3, args, self, self.id)
                 if type(r) is bytes:
                     self.add_reply(r)
+                elif "blocking" in cmd.flags:
+                    r.then(self.hold_blocked())
                 else:
                     r.then(self.hold())
+            elif "blocking" in cmd.flags:
+                w.peers[owner].send(self.db_index, self.resp3, args, self.hold_blocked(), self.id)
             else:
                 self.forward(owner, self.db_index, args)
         elif route == LOCAL:
@@ -221,6 +242,22 @@ class Client(asyncio.Protocol):
             self.drain_slots()
 
         return fill
+
+    def hold_blocked(self) -> Callable[[bytes], None]:
+        """Like hold, for a blocking command: until its reply comes, later
+        commands of this client wait in the backlog, as they do in Redis."""
+        fill = self.hold()
+        self.backlog = deque()
+
+        def done(reply: bytes) -> None:
+            fill(reply)
+            backlog, self.backlog = self.backlog, None
+            if backlog:
+                self.worker.begin_turn()
+                self.run_commands(list(backlog))
+                self.worker.mark_client(self)
+
+        return done
 
     def forward(self, owner: int, db: int, args: list[bytes]) -> None:
         """Send a command to the worker owning ``db``; its reply keeps its place."""

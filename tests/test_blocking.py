@@ -308,8 +308,6 @@ def test_disconnected_local_waiter_takes_nothing(port, cmd):
     assert cmd("LLEN", "q") == b":1\r\n"
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the owner is not told when a forwarded blocked "
-                   "client disconnects, so it still pops an element for it (needs worker.py/ipc.py)")
 def test_disconnected_forwarded_waiter_takes_nothing(port, cmd):
     b = block(port, "BLPOP", "q", "0", worker=1)  # db0 is owned by worker 0: forwarded
     b.close()
@@ -394,3 +392,20 @@ def test_bz_timeouts_match_redis(diff, zsets):
     diff("BZPOPMIN", "z", "0.1")
     diff("BZPOPMAX", "z", "y", "0.1")
     diff("BZMPOP", "0.1", "1", "z", "MIN")
+
+
+def test_commands_pipelined_after_a_blocking_one_wait_for_it(port):
+    """As in Redis: BLPOP q 1 then RPUSH q x on one connection times out first."""
+    c = connect(port, worker=0)  # db0's owner: the BLPOP parks in this worker
+    c.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$3\r\n0.3\r\n*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$1\r\nx\r\n")
+    assert c.read_reply() == b"*-1\r\n"
+    assert c.read_reply() == b":1\r\n"
+    c.close()
+
+
+def test_commands_after_a_forwarded_blocking_one_wait_for_it(port):
+    c = connect(port, worker=1)  # db0's owner is worker 0: the BLPOP is forwarded
+    c.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$3\r\n0.3\r\n*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$1\r\nx\r\n")
+    assert c.read_reply() == b"*-1\r\n"
+    assert c.read_reply() == b":1\r\n"
+    c.close()
