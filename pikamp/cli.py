@@ -37,18 +37,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def stop(config: Config, timeout: float = 30.0) -> int:
+    """SIGTERM the supervisor and wait until the whole tree has stopped."""
     from pikamp.server import read_pid
 
     pid = read_pid(config)
     if pid is None:
         print("pikamp is not running", file=sys.stderr)
         return 1
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:  # the supervisor died; its children are on their way out
+        print("pikamp is not running", file=sys.stderr)
+        return 1
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        # The supervisor holds the pid file until its children have stopped.
+        if read_pid(config) is None and _exited(pid):
             print(f"pikamp (pid {pid}) stopped")
             return 0
         time.sleep(0.05)
@@ -56,25 +60,42 @@ def stop(config: Config, timeout: float = 30.0) -> int:
     return 1
 
 
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie that its parent has not reaped yet."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def status(config: Config) -> int:
+    """Print the process tree: pid, CPU%, RSS and role (process title) of each process."""
     import psutil
 
     from pikamp.server import read_pid
 
     pid = read_pid(config)
-    if pid is None:
+    try:
+        root = psutil.Process(pid) if pid else None
+        procs = [root] + root.children() if root else []
+    except psutil.NoSuchProcess:
+        procs = []
+    if not procs:
         print("pikamp is not running")
         return 3
-    root = psutil.Process(pid)
-    procs = [root] + root.children()
     for p in procs:
-        p.cpu_percent(None)
+        try:
+            p.cpu_percent(None)
+        except psutil.NoSuchProcess:
+            pass
     time.sleep(0.2)
     print(f"{'PID':>7} {'CPU%':>6} {'RSS MB':>8}  ROLE")
     for p in procs:
         try:
             with p.oneshot():
-                title = " ".join(p.cmdline()) or p.name()
+                title = " ".join(p.cmdline()).strip() or p.name()
                 print(f"{p.pid:>7} {p.cpu_percent(None):>6.1f} {p.memory_info().rss / 2**20:>8.1f}  {title}")
         except psutil.NoSuchProcess:
             pass

@@ -14,13 +14,12 @@ import signal
 import socket
 import time
 from collections import deque
+from typing import Callable
 
 from setproctitle import setproctitle
 
 from pikamp import blocking
 from pikamp.commands import load_all
-from typing import Callable
-
 from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command
 from pikamp.config import Config
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity

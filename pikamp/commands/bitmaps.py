@@ -1,9 +1,9 @@
 """Bitmap commands: argument parsing and reply shaping; storage in pikamp.storage.bitmaps."""
 from __future__ import annotations
 
-from pikamp.commands.connection import parse_int
 from pikamp.commands.table import command
 from pikamp.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, RespError
+from pikamp.numbers import parse_int
 from pikamp.storage import bitmaps, strings
 
 BIT_ARGUMENT = "ERR The bit argument must be 1 or 0."

@@ -7,7 +7,7 @@ import time
 from pikamp import REDIS_VERSION, stats
 from pikamp.commands.table import LOCAL, command
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
-from pikamp.numbers import parse_int  # noqa: F401  (re-exported for command modules)
+from pikamp.numbers import parse_int
 from pikamp.resp import Verbatim
 
 

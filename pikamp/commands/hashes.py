@@ -2,9 +2,9 @@
 argument parsing and reply shaping; storage in pikamp.storage.hashes."""
 from __future__ import annotations
 
-from pikamp.commands.connection import parse_int
 from pikamp.commands.table import command
 from pikamp.errors import NOT_FLOAT, NOT_INTEGER, SYNTAX, RespError, wrong_arity
+from pikamp.numbers import is_finite, parse_int, parse_long_double
 from pikamp.resp import Pairs
 from pikamp.storage import hashes
 from pikamp.storage.hashes import Entry
@@ -127,10 +127,10 @@ def hincrby(ctx, args):
 @_h("hincrbyfloat", 4, "write denyoom fast", since="2.6.0",
     summary="Increment the float value of a hash field by the given amount")
 def hincrbyfloat(ctx, args):
-    incr = hashes.parse_long_double(args[3])
+    incr = parse_long_double(args[3])
     if incr is None:
         raise RespError(NOT_FLOAT)
-    if isinstance(incr, float):  # +-inf
+    if not is_finite(incr):  # +-inf
         raise RespError(NAN_OR_INFINITY_ARG)
     return hashes.incrbyfloat(ctx.db, args[1], args[2], incr)
 

@@ -12,11 +12,19 @@ import time
 from typing import Callable
 
 from pikamp import blocking
-from pikamp.commands.connection import parse_int
 from pikamp.commands.table import ALL, command
-from pikamp.errors import DB_INDEX, INVALID_EXPIRE, NO_SUCH_KEY, NOT_INTEGER, SAME_OBJECT, SYNTAX, RespError
+from pikamp.errors import (
+    DB_INDEX,
+    INVALID_EXPIRE,
+    NO_SUCH_KEY,
+    NOT_INTEGER,
+    SAME_OBJECT,
+    SYNTAX,
+    RespError,
+)
 from pikamp.glob import compile_pattern
 from pikamp.ipc import call_blocking
+from pikamp.numbers import parse_int
 from pikamp.storage import codec, keyspace
 from pikamp.storage.database import Database
 from pikamp.worker import Deferred

@@ -7,9 +7,9 @@ first write, so a command is one atomic batch.
 from __future__ import annotations
 
 from pikamp import blocking
-from pikamp.commands.connection import parse_int
 from pikamp.commands.table import command
 from pikamp.errors import NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, RespError, wrong_arity
+from pikamp.numbers import parse_int
 from pikamp.resp import NULL_ARRAY
 from pikamp.storage import lists
 from pikamp.storage.database import Database

@@ -1,10 +1,15 @@
 """Set commands: argument parsing and reply shaping; storage in pikamp.storage.sets."""
 from __future__ import annotations
 
-from pikamp.commands.connection import parse_int
-from pikamp.commands.hashes import SCAN_COMPLEXITY, cursor_arg, range_count, scan_options
+from pikamp.commands.hashes import (
+    SCAN_COMPLEXITY,
+    cursor_arg,
+    range_count,
+    scan_options,
+)
 from pikamp.commands.table import command
 from pikamp.errors import SYNTAX, RespError
+from pikamp.numbers import parse_int
 from pikamp.storage import hashes, sets
 
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"

@@ -1,9 +1,9 @@
 """String commands: argument parsing and reply shaping; storage in pikamp.storage.strings."""
 from __future__ import annotations
 
-from pikamp.commands.connection import parse_int
 from pikamp.commands.table import command
 from pikamp.errors import INVALID_EXPIRE, NOT_INTEGER, SYNTAX, RespError, wrong_arity
+from pikamp.numbers import parse_int
 from pikamp.storage import strings
 
 _MAX_MS = 2**63 - 1

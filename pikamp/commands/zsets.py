@@ -9,13 +9,28 @@ from __future__ import annotations
 import math
 import re
 
-from pikamp.commands.connection import parse_int
-from pikamp.commands.hashes import SCAN_COMPLEXITY, cursor_arg, range_count, scan_options
+from pikamp.commands.hashes import (
+    SCAN_COMPLEXITY,
+    cursor_arg,
+    range_count,
+    scan_options,
+)
 from pikamp.commands.table import command
 from pikamp.errors import NOT_FLOAT, SYNTAX, RespError
+from pikamp.numbers import parse_int
 from pikamp.resp import NULL_ARRAY, Pairs, format_double
 from pikamp.storage import zsets
-from pikamp.storage.zsets import LEX_MAX, LEX_MIN, MAX, MIN, SUM, Entry, LexRange, ScoreRange, lex_bound
+from pikamp.storage.zsets import (
+    LEX_MAX,
+    LEX_MIN,
+    MAX,
+    MIN,
+    SUM,
+    Entry,
+    LexRange,
+    ScoreRange,
+    lex_bound,
+)
 
 _LONG_MAX = 2**63 - 1
 NOT_FLOAT_RANGE = "ERR min or max is not a float"

@@ -17,10 +17,10 @@ import random
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
-from fractions import Fraction
 
 from pikamp.errors import OVERFLOW, RespError
 from pikamp.glob import compile_pattern
+from pikamp.numbers import LongDouble, add_long_doubles, parse_long_double
 from pikamp.storage import codec
 from pikamp.storage import collections as coll
 from pikamp.storage.codec import HASH
@@ -267,131 +267,6 @@ def random_entry(db: Database, meta: CollectionMeta) -> Entry:
     return sample(db, meta, 1, True)[0]
 
 
-# == Redis-exact long double (x87 80-bit) arithmetic =========================
-# Redis computes HINCRBYFLOAT / INCRBYFLOAT in C long double (64-bit significand)
-# and prints the result with "%.17Lf", trailing zeros trimmed. We compute with
-# exact fractions and round to the long double grid after each step, so replies
-# match byte for byte, beyond what a Python float (53 bits) could give.
-_LD_BITS = 64
-_LD_MIN_EXP = -16382  # exponent of the smallest normal long double
-_LD_LIMIT = 1 << 16384  # |x| >= this is out of range (infinite)
-_MAX_LD_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS
-_INF = float("inf")
-_DEC = re.compile(rb"([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
-_HEX = re.compile(rb"([+-]?)0[xX](?:([0-9a-fA-F]+)(?:\.([0-9a-fA-F]*))?|\.([0-9a-fA-F]+))(?:[pP]([+-]?\d+))?")
-_INFINITY = re.compile(rb"([+-]?)inf(?:inity)?", re.IGNORECASE)
-
-LongDouble = Fraction | float  # a finite value (exact) or +-inf
-
-
-def round_long_double(x: Fraction) -> LongDouble:
-    """Round an exact value to the nearest long double (ties to even); +-inf on overflow."""
-    if x == 0:
-        return Fraction(0)
-    n, d = abs(x.numerator), x.denominator
-    exp = n.bit_length() - d.bit_length()
-    if (n << max(0, -exp)) < (d << max(0, exp)):
-        exp -= 1  # now 2**exp <= |x| < 2**(exp + 1)
-    shift = _LD_BITS - 1 - max(exp, _LD_MIN_EXP)  # subnormals keep the smallest exponent's grid
-    num, den = (n << shift, d) if shift >= 0 else (n, d << -shift)
-    q, r = divmod(num, den)
-    if 2 * r > den or (2 * r == den and q & 1):
-        q += 1
-    value = Fraction(q, 1 << shift) if shift >= 0 else Fraction(q << -shift)
-    if value >= _LD_LIMIT:
-        return _INF if x > 0 else -_INF
-    return value if x > 0 else -value
-
-
-def parse_long_double(arg: bytes) -> LongDouble | None:
-    """Redis's string2ld (strtold, whole string, no leading space, no NaN, no
-    overflow or underflow to zero); None if it is not a valid float."""
-    if not arg or len(arg) >= _MAX_LD_CHARS or arg[:1] in (b" ", b"\t", b"\n", b"\v", b"\f", b"\r"):
-        return None
-    text = arg.split(b"\0", 1)[0]  # strtold stops at a NUL byte
-    if not text:
-        return Fraction(0)
-    m = _INFINITY.fullmatch(text)
-    if m:
-        return -_INF if m.group(1) == b"-" else _INF
-    exact = _parse_hex(text)
-    if exact is None:
-        exact = _parse_decimal(text)
-    if exact is None:
-        return None
-    value = round_long_double(exact)
-    if isinstance(value, float) or (value == 0 and exact != 0):
-        return None  # ERANGE: overflow, or underflow to zero
-    return value
-
-
-def _parse_decimal(text: bytes) -> Fraction | None:
-    m = _DEC.fullmatch(text)
-    if m is None:
-        return None
-    sign, whole, frac, only_frac, exp = m.groups()
-    digits = ((whole or b"") + (frac or only_frac or b"")).lstrip(b"0")
-    if not digits:
-        return Fraction(0)
-    scale = int(exp or 0) - len(frac or only_frac or b"")
-    magnitude = len(digits) + scale  # 10**(magnitude-1) <= |x| < 10**magnitude
-    if magnitude > 4934:
-        return Fraction(1 << 16400)  # far beyond the largest long double (~1.19e4932)
-    if magnitude < -4952:
-        return Fraction(1, 1 << 16500)  # far below half the smallest subnormal (~3.6e-4951)
-    mantissa = _int_from_digits(digits)
-    value = Fraction(mantissa * 10**scale) if scale >= 0 else Fraction(mantissa, 10**-scale)
-    return -value if sign == b"-" else value
-
-
-# Python caps int <-> str conversions at 4300 digits; long doubles need up to ~5000.
-_CHUNK = 4000
-
-
-def _int_from_digits(digits: bytes) -> int:
-    n = 0
-    for i in range(0, len(digits), _CHUNK):
-        part = digits[i : i + _CHUNK]
-        n = n * 10 ** len(part) + int(part)
-    return n
-
-
-def _digits(n: int) -> str:
-    if n < 10**_CHUNK:
-        return str(n)
-    high, low = divmod(n, 10**_CHUNK)
-    return _digits(high) + str(low).rjust(_CHUNK, "0")
-
-
-def _parse_hex(text: bytes) -> Fraction | None:
-    m = _HEX.fullmatch(text)
-    if m is None:
-        return None
-    sign, whole, frac, only_frac, exp = m.groups()
-    frac = frac or only_frac or b""
-    mantissa = int((whole or b"") + frac or b"0", 16)
-    if mantissa == 0:
-        return Fraction(0)
-    scale = max(min(int(exp or 0), 40000), -40000) - 4 * len(frac)
-    value = Fraction(mantissa << scale) if scale >= 0 else Fraction(mantissa, 1 << -scale)
-    return -value if sign == b"-" else value
-
-
-def format_long_double(x: Fraction) -> bytes:
-    """Redis's ld2string(LD_STR_HUMAN): "%.17Lf" with trailing zeros (and a bare
-    '.') trimmed, and "-0" written as "0"."""
-    scaled = abs(x) * 10**17
-    q, r = divmod(scaled.numerator, scaled.denominator)
-    if 2 * r > scaled.denominator or (2 * r == scaled.denominator and q & 1):
-        q += 1  # glibc's printf rounds exact ties to even
-    digits = _digits(q).rjust(18, "0")
-    whole, frac = digits[:-17], digits[-17:].rstrip("0")
-    text = whole + "." + frac if frac else whole
-    if x < 0 and text != "0":
-        text = "-" + text
-    return text.encode()
-
-
 # == hash commands' storage semantics ========================================
 def load(db: Database, key: bytes) -> CollectionMeta | None:
     """The live hash at ``key`` (WRONGTYPE for another type), or None."""
@@ -505,23 +380,17 @@ def incrby(db: Database, key: bytes, field: bytes, delta: int) -> int:
     return new
 
 
-def incrbyfloat(db: Database, key: bytes, field: bytes, incr: Fraction) -> bytes:
+def incrbyfloat(db: Database, key: bytes, field: bytes, incr: LongDouble) -> bytes:
     """HINCRBYFLOAT by a finite long double: the new value as Redis prints (and stores) it."""
     meta = coll.load_or_new(db, key, HASH)
     sub = meta.prefix + field
     old = db.engine.get(DATA, sub) if meta.exists else None
-    value: LongDouble = Fraction(0)
-    if old is not None:
-        parsed = parse_long_double(old)
-        if parsed is None:
-            raise RespError(HASH_NOT_FLOAT)
-        value = parsed
-    if isinstance(value, float):
+    value = parse_long_double(b"0" if old is None else old)
+    if value is None:
+        raise RespError(HASH_NOT_FLOAT)
+    text = add_long_doubles(value, incr)
+    if text is None:
         raise RespError(NAN_OR_INFINITY)
-    total = round_long_double(value + incr)
-    if isinstance(total, float):
-        raise RespError(NAN_OR_INFINITY)
-    text = format_long_double(total)
     _store(db, meta, sub, text, old is None)
     return text
 

@@ -17,7 +17,7 @@ import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from pikamp.glob import Glob, compile_pattern  # noqa: F401  (KEYS/SCAN API)
+from pikamp.glob import Glob, compile_pattern
 from pikamp.storage import codec
 from pikamp.storage.codec import STRING
 from pikamp.storage.database import Database

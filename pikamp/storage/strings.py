@@ -11,11 +11,8 @@ caller passes the new expiry.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
-from pikamp.commands.connection import parse_int
 from pikamp.errors import NOT_FLOAT, OVERFLOW, STRING_TOO_LONG, WRONGTYPE, RespError
+from pikamp.numbers import add_long_doubles, parse_int, parse_long_double
 from pikamp.storage import codec
 from pikamp.storage.codec import STRING
 from pikamp.storage.database import Database
@@ -214,68 +211,3 @@ def incr_by_float(db: Database, key: bytes, increment: bytes) -> bytes:
         raise RespError(NAN_OR_INFINITY)
     replace_value(db, key, result, old)
     return result
-
-
-# -- C long double arithmetic ------------------------------------------------------
-# Redis computes INCRBYFLOAT / HINCRBYFLOAT in the platform's long double (80-bit
-# x87 on x86-64) and prints the result with "%.17Lf" minus trailing zeros. Python
-# floats cannot reproduce that (1e400 is finite, 0.1 + 0.2 prints "0.3"), so the
-# C library does the parsing, the adding and the printing, exactly as in Redis.
-class LongDouble(ctypes.c_longdouble):
-    """A C long double that ctypes keeps as is (subclasses are not turned into floats)."""
-
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-_libm = ctypes.CDLL(ctypes.util.find_library("m"))
-_strtold = _libc.strtold
-_strtold.restype = LongDouble
-_strtold.argtypes = (ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p))
-_fmal = _libm.fmal  # x*1 + y with a single rounding: exactly the C sum x + y
-_fmal.restype = LongDouble
-_fmal.argtypes = (LongDouble, LongDouble, LongDouble)
-_fpclassifyl = _libm.__fpclassifyl
-_fpclassifyl.restype = ctypes.c_int
-_fpclassifyl.argtypes = (LongDouble,)
-_snprintf = _libc.snprintf
-_snprintf.restype = ctypes.c_int
-_snprintf.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, LongDouble)
-
-_FP_NAN, _FP_INFINITE, _FP_ZERO = 0, 1, 2  # glibc's fpclassify() results
-_ERANGE = 34
-_MAX_LONG_DOUBLE_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS: longer input is invalid
-_C_SPACE = b" \t\n\v\f\r"
-_ONE = LongDouble(1)
-
-
-def parse_long_double(text: bytes) -> LongDouble | None:
-    """Redis's string2ld: the whole of ``text`` as a long double, else None.
-
-    No leading space, nothing after the number, no NaN; overflow to infinity or
-    underflow to zero is invalid, but "inf" and hex floats are accepted.
-    """
-    if not 0 < len(text) < _MAX_LONG_DOUBLE_CHARS or text[0] in _C_SPACE:
-        return None
-    buf = ctypes.create_string_buffer(text)
-    end = ctypes.c_void_p()
-    ctypes.set_errno(0)
-    value = _strtold(buf, ctypes.byref(end))
-    errno = ctypes.get_errno()
-    if end.value - ctypes.addressof(buf) != len(text):
-        return None
-    kind = _fpclassifyl(value)
-    if kind == _FP_NAN or (errno == _ERANGE and kind in (_FP_INFINITE, _FP_ZERO)):
-        return None
-    return value
-
-
-def add_long_doubles(a: LongDouble, b: LongDouble) -> bytes | None:
-    """``a + b`` printed as Redis stores it ("%.17Lf", trailing zeros cut); None if NaN or infinite."""
-    total = _fmal(a, _ONE, b)
-    if _fpclassifyl(total) in (_FP_NAN, _FP_INFINITE):
-        return None
-    buf = ctypes.create_string_buffer(_MAX_LONG_DOUBLE_CHARS)
-    n = _snprintf(buf, _MAX_LONG_DOUBLE_CHARS, b"%.17Lf", total)
-    text = buf.raw[:n]
-    if b"." in text:
-        text = text.rstrip(b"0").rstrip(b".")
-    return b"0" if text == b"-0" else text
