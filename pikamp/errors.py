@@ -36,13 +36,14 @@ def wrong_arity(name: str) -> RespError:
 
 def unknown_command(name: bytes, args: list[bytes]) -> RespError:
     """Redis 7.0: -ERR unknown command 'x', with args beginning with: 'a' 'b' """
+    # Redis formats with %.128s: C strings, so each one ends at a NUL byte.
     shown = ""
     for a in args:
         if len(shown) >= 128:
             break
-        shown += "'" + a[: 128 - len(shown)].decode("latin-1") + "' "
+        shown += "'" + _c_string(a)[: 128 - len(shown)].decode("latin-1") + "' "
     return RespError(
-        _oneline(f"ERR unknown command '{name[:128].decode('latin-1')}', "
+        _oneline(f"ERR unknown command '{_c_string(name)[:128].decode('latin-1')}', "
                  f"with args beginning with: {shown}")
     )
 
@@ -51,6 +52,10 @@ def unknown_subcommand(sub: bytes, cmd: str) -> RespError:
     return RespError(
         _oneline(f"ERR unknown subcommand '{sub[:128].decode('latin-1')}'. Try {cmd.upper()} HELP.")
     )
+
+
+def _c_string(b: bytes) -> bytes:
+    return b.split(b"\0", 1)[0]
 
 
 def _oneline(s: str) -> str:

@@ -147,7 +147,17 @@ class Client(asyncio.Protocol):
             self.paused = False
             self.transport.resume_reading()
 
+    def eof_received(self) -> bool:
+        # A half-close: answer what was asked (forwarded replies may still be
+        # on their way), then close.
+        self.closing = True
+        self.worker.begin_turn()
+        self.worker.mark_client(self)
+        return True
+
     def data_received(self, data: bytes) -> None:
+        if self.closing:  # after QUIT or a protocol error nothing more runs
+            return
         w = self.worker
         w.begin_turn()
         self.last_io = time.monotonic()
@@ -156,7 +166,7 @@ class Client(asyncio.Protocol):
         except ProtocolError as e:
             for args in e.partial:  # type: ignore[attr-defined]
                 self.execute(args)
-            self.add_reply(b"-ERR Protocol error: " + str(e).encode() + b"\r\n")
+            self.add_reply(b"-ERR Protocol error: " + str(e).encode("latin-1") + b"\r\n")
             self.closing = True
             w.mark_client(self)
             return

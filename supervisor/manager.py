@@ -1,6 +1,7 @@
 """Fork, watch, restart: the supervisor process."""
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -12,6 +13,19 @@ log = logging.getLogger("supervisor")
 
 MAX_BACKOFF = 5.0
 STABLE_AFTER = 10.0  # a child that lived this long restarts without delay
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGTERM this child when the supervisor dies (even by SIGKILL),
+    so a killed supervisor leaves no orphans holding the port and the DBs."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: orphans are possible
+        return
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass
@@ -37,13 +51,23 @@ class Supervisor:
         self.stopping = False
 
     def _spawn(self, child: ChildSpec) -> None:
-        pid = os.fork()
+        parent = os.getpid()
+        # Block the stop signals across fork: the child must not run the
+        # supervisor's handler between fork and setting its own.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            raise
         if pid == 0:  # child
             code = 0
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+                _die_with_parent(parent)
                 child.target()
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 1
@@ -53,6 +77,7 @@ class Supervisor:
             finally:
                 logging.shutdown()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         child.pid = pid
         child.started = time.monotonic()
         log.info("started %s (pid %d)", child.name, pid)
@@ -64,6 +89,8 @@ class Supervisor:
         """Run until SIGTERM or SIGINT, then stop every child and return."""
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
+        # As Redis: a closed terminal stops nothing (children inherit SIG_IGN).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for child in self.children:
             self._spawn(child)
         by_pid = {c.pid: c for c in self.children}

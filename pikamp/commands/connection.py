@@ -40,7 +40,10 @@ def select(conn, args):
 
 def _check_password(conn, user: bytes | None, password: bytes) -> None:
     required = conn.worker.requirepass
-    if user not in (None, b"default") or not hmac.compare_digest(password, required.encode()):
+    if user not in (None, b"default"):
+        raise RespError(WRONGPASS)
+    # Without requirepass the default user is "nopass": any password is accepted.
+    if required and not hmac.compare_digest(password, required.encode()):
         raise RespError(WRONGPASS)
     conn.authed = True
 
@@ -87,7 +90,7 @@ def hello(conn, args):
             raise RespError(f"ERR Syntax error in HELLO option '{args[i].decode('latin-1')}'")
     if not conn.authed:
         raise RespError("NOAUTH HELLO must be called with the client already authenticated, "
-                        "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                        "otherwise the HELLO AUTH <user> <pass> option can be used to "
                         "authenticate the client and select the RESP protocol version at the same time")
     if name is not None:
         conn.name = name
