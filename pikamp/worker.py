@@ -149,7 +149,10 @@ class Client(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         # A half-close: answer what was asked (forwarded replies may still be
-        # on their way), then close.
+        # on their way), then close. A client blocked in BLPOP & co. is gone,
+        # as in Redis: close now, so nothing is popped for it.
+        if self.backlog is not None:
+            return False
         self.closing = True
         self.worker.begin_turn()
         self.worker.mark_client(self)

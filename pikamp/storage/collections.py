@@ -28,6 +28,10 @@ class CollectionMeta:
     def exists(self) -> bool:
         return self.old is not None
 
+    def encode(self) -> bytes:
+        """The meta record as stored."""
+        return codec.encode_collection(self.typ, self.version, self.count, self.expire)
+
     def save(self, db: Database) -> None:
         """Store the meta with its current count; a count of 0 deletes the key."""
         if self.count <= 0:
@@ -35,7 +39,7 @@ class CollectionMeta:
                 db.delete(self.key, self.old)
                 self.old = None
             return
-        raw = codec.encode_collection(self.typ, self.version, self.count, self.expire)
+        raw = self.encode()
         db.put_meta(self.key, raw, self.old)
         self.old = raw
 

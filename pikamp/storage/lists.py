@@ -23,6 +23,7 @@ from typing import Iterator
 
 from pikamp.storage import codec
 from pikamp.storage.codec import LIST
+from pikamp.storage.collections import CollectionMeta
 from pikamp.storage.database import Database
 from pikamp.storage.engine import DATA
 
@@ -30,36 +31,24 @@ from pikamp.storage.engine import DATA
 _POINT_LIMIT = 16
 
 
-class ListMeta:
-    """The decoded meta of one live (or about to be created) list."""
+class ListMeta(CollectionMeta):
+    """The decoded meta of one live (or about to be created) list: a collection
+    whose elements live at indexes strictly between ``left`` and ``right``."""
 
-    __slots__ = ("key", "expire", "version", "count", "left", "right", "old", "prefix")
+    __slots__ = ("left", "right")
 
     def __init__(self, key: bytes, expire: int, version: int, count: int, left: int, right: int,
                  old: bytes | None) -> None:
-        self.key = key
-        self.expire = expire
-        self.version = version
-        self.count = count
+        super().__init__(key, LIST, expire, version, count, old)
         self.left = left
         self.right = right
-        self.old = old  # the stored record this meta was read from (None: new key)
-        self.prefix = codec.data_prefix(key, version)
 
     def sub(self, pos: int) -> bytes:
         """Data key of the element at position ``pos`` (0 = head)."""
         return self.prefix + codec.encode_index(self.left + 1 + pos)
 
-    def save(self, db: Database) -> None:
-        """Store the meta; a list left empty is deleted (with its entries)."""
-        if self.count <= 0:
-            if self.old is not None:
-                db.delete(self.key, self.old)
-                self.old = None
-            return
-        raw = codec.encode_list(self.version, self.count, self.left, self.right, self.expire)
-        db.put_meta(self.key, raw, self.old)
-        self.old = raw
+    def encode(self) -> bytes:
+        return codec.encode_list(self.version, self.count, self.left, self.right, self.expire)
 
 
 def _decode(key: bytes, raw: bytes) -> ListMeta:
