@@ -13,84 +13,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import redis
 
-HOST = "127.0.0.1"
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from launch import HOST, PikampServer  # noqa: E402
+
 KEY = "biglist"
 BATCH = 1000  # elements per RPUSH
 PIPELINE = 50  # RPUSH commands per round trip
-
-
-class Pikamp:
-    """``pikamp start -c <conf>`` in a temp dir; stopped by its pid."""
-
-    def __init__(self, workdir: str, workers: int) -> None:
-        self.workdir = workdir
-        self.port = _free_port()
-        conf = {
-            "port": self.port, "bind": HOST, "workers": workers,
-            "db-path": os.path.join(workdir, "db"), "log-path": os.path.join(workdir, "log"),
-            "dump-path": os.path.join(workdir, "dump"), "pidfile": os.path.join(workdir, "pika.pid"),
-        }
-        self.conf_path = os.path.join(workdir, "pika.conf")
-        with open(self.conf_path, "w") as f:
-            f.writelines(f"{k} : {v}\n" for k, v in conf.items())
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> "Pikamp":
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
-        self.log = open(os.path.join(self.workdir, "stdout.log"), "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pikamp.cli", "start", "-c", self.conf_path],
-                                     cwd=self.workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pikamp exited with code {self.proc.returncode}")
-            try:
-                if redis.Redis(host=HOST, port=self.port, protocol=2).ping():
-                    return self
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-        self.log.close()
-
-
-def _free_port() -> int:
-    """A free loopback port whose +2000 neighbour (replication) is free too."""
-    while True:
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port + 2000 > 65535:
-            continue
-        with socket.socket() as s2:
-            try:
-                s2.bind((HOST, port + 2000))
-            except OSError:
-                continue
-        return port
 
 
 def build(client: redis.Redis, elements: int) -> float:
@@ -121,7 +56,7 @@ def timed(samples: int, call) -> list[float]:
 
 def run(elements: int, samples: int, workers: int) -> int:
     workdir = tempfile.mkdtemp(prefix="pikamp-bigkeys-")
-    server = Pikamp(workdir, workers)
+    server = PikampServer(os.path.join(workdir, "pikamp"), workers=workers)
     try:
         server.start()
         c = redis.Redis(host=HOST, port=server.port, protocol=2)
