@@ -9,12 +9,12 @@ import time
 
 import pytest
 import redis
-
 from servers import HOST, PikampServer
 
 from pikamp.commands.keys import _parse_cursor
 from pikamp.errors import RespError
 from pikamp.storage import codec, collections, keyspace
+from pikamp.storage.cursors import ScanCursors
 from pikamp.storage.database import Clock, Database
 from pikamp.storage.engine import DATA, ZSCORE, Engine
 
@@ -427,12 +427,18 @@ def test_scan_unknown_cursor_starts_over(r):
 
 
 def test_cursor_table_evicts_least_recently_used():
-    table = keyspace.CursorTable(capacity=2)
-    c1, c2 = table.add(b"a"), table.add(b"b")
-    assert table.get(c1) == b"a"  # c1 is now the most recent
-    c3 = table.add(b"c")
-    assert table.get(c2) is None
-    assert table.get(c1) == b"a" and table.get(c3) == b"c"
+    table = ScanCursors(capacity=2)
+    c1, c2 = table.new_cursor(0, b"a"), table.new_cursor(0, b"b")
+    assert table.resume_point(c1, 0) == b"a"  # c1 is now the most recent
+    c3 = table.new_cursor(0, b"c")
+    assert table.resume_point(c2, 0) == b""  # evicted: the scan starts over
+    assert table.resume_point(c1, 0) == b"a" and table.resume_point(c3, 0) == b"c"
+
+
+def test_cursor_of_another_scan_starts_over():
+    table = ScanCursors()
+    c = table.new_cursor((0, None), b"k")
+    assert table.resume_point(c, (1, None)) == b""
 
 
 # -- RANDOMKEY ----------------------------------------------------------------------------

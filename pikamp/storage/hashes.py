@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections import OrderedDict
 from collections.abc import Iterator
 
 from pikamp.errors import OVERFLOW, RespError
@@ -25,6 +24,7 @@ from pikamp.storage import codec
 from pikamp.storage import collections as coll
 from pikamp.storage.codec import HASH
 from pikamp.storage.collections import CollectionMeta
+from pikamp.storage.cursors import CURSORS
 from pikamp.storage.database import Database
 from pikamp.storage.engine import DATA
 
@@ -50,41 +50,6 @@ def parse_cursor(arg: bytes) -> int | None:
     if n >= 1 << 64:
         return None
     return (-n) % (1 << 64) if m.group(1) == b"-" else n
-
-
-class ScanCursors:
-    """Maps the opaque integers handed to clients to the entry a scan resumes at.
-
-    Redis cursors encode a hash-table position; ours name a row of this small
-    LRU table (per worker process, like Pika's cursor store). A cursor that is
-    unknown (evicted, from before a restart, or for another key) restarts the
-    scan from the first entry: a scan may then return entries twice, never miss one.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self.rows: OrderedDict[int, tuple[int, bytes, bytes]] = OrderedDict()
-
-    def resume_point(self, cursor: int, db_index: int, key: bytes) -> bytes:
-        """The entry (field or member) a scan continues from; b"" = the start."""
-        row = self.rows.get(cursor)
-        if row is None or row[0] != db_index or row[1] != key:
-            return b""
-        self.rows.move_to_end(cursor)
-        return row[2]
-
-    def new_cursor(self, db_index: int, key: bytes, resume: bytes) -> int:
-        """A fresh non-zero cursor that resumes at ``resume``."""
-        cursor = random.getrandbits(63) or 1
-        while cursor in self.rows:
-            cursor = random.getrandbits(63) or 1
-        self.rows[cursor] = (db_index, key, resume)
-        if len(self.rows) > self.capacity:
-            self.rows.popitem(last=False)
-        return cursor
-
-
-CURSORS = ScanCursors()
 
 
 def entries(db: Database, meta: CollectionMeta, start: bytes = b"", end: bytes | None = None,
@@ -115,11 +80,12 @@ def scan(db: Database, meta: CollectionMeta | None, cursor: int, pattern: bytes 
     """One SCAN-family step over a collection: -> (next cursor, 0 when done; entries)."""
     if meta is None:
         return 0, []
-    start = CURSORS.resume_point(cursor, db.index, meta.key) if cursor else b""
+    scope = (db.index, meta.key)
+    start = CURSORS.resume_point(cursor, scope) if cursor else b""
     nxt, found = scan_page(db, meta, start, pattern, count)
     if nxt is None:
         return 0, found
-    return CURSORS.new_cursor(db.index, meta.key, nxt), found
+    return CURSORS.new_cursor(scope, nxt), found
 
 
 # == random sampling =========================================================

@@ -3,7 +3,7 @@
 - Key images: a key's meta record plus its data / zscore entries (relative to
   its ``data_prefix``), read once and written again under another name, in
   another DB, or serialized for another worker (RENAME, COPY, MOVE).
-- SCAN: opaque cursors mapped to resume keys in a small per-DB table.
+- SCAN: opaque cursors mapped to resume keys (pikamp.storage.cursors).
 - RANDOMKEY: a seek to a random point of the meta column family.
 - SWAPDB: closing, exchanging and reopening DB directories.
 """
@@ -14,12 +14,12 @@ import errno
 import os
 import random
 import struct
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from pikamp.glob import Glob, compile_pattern
 from pikamp.storage import codec
 from pikamp.storage.codec import STRING
+from pikamp.storage.cursors import CURSORS
 from pikamp.storage.database import Database
 from pikamp.storage.engine import DATA, ZSCORE
 
@@ -156,46 +156,6 @@ def keys(db: Database, pattern: bytes) -> list[bytes]:
 
 # -- SCAN --------------------------------------------------------------------
 
-CURSOR_TABLE_SIZE = 10_000
-
-
-class CursorTable:
-    """Recent SCAN cursors of one DB: cursor -> the key the next call resumes at.
-
-    The least recently used entries are dropped beyond ``capacity``. Numbering
-    starts at a random point so that a cursor from before a restart is unlikely
-    to name a live entry."""
-
-    def __init__(self, capacity: int = CURSOR_TABLE_SIZE) -> None:
-        self.capacity = capacity
-        self.entries: OrderedDict[int, bytes] = OrderedDict()
-        self.next_id = random.randrange(1, 1 << 48)
-
-    def get(self, cursor: int) -> bytes | None:
-        key = self.entries.get(cursor)
-        if key is not None:
-            self.entries.move_to_end(cursor)
-        return key
-
-    def add(self, resume: bytes) -> int:
-        cursor = self.next_id
-        self.next_id += 1
-        self.entries[cursor] = resume
-        if len(self.entries) > self.capacity:
-            self.entries.popitem(last=False)
-        return cursor
-
-
-_cursor_tables: dict[int, CursorTable] = {}  # per DB index, in this worker process
-
-
-def cursor_table(db: Database) -> CursorTable:
-    table = _cursor_tables.get(db.index)
-    if table is None:
-        table = _cursor_tables[db.index] = CursorTable()
-    return table
-
-
 def scan(db: Database, cursor: int, count: int, glob: Glob | None, type_name: str | None) -> tuple[int, list[bytes]]:
     """One SCAN step: visit up to ``count`` live keys from where ``cursor`` left off;
     returns (next cursor, 0 when done; the visited keys that pass the filters).
@@ -204,15 +164,15 @@ def scan(db: Database, cursor: int, count: int, glob: Glob | None, type_name: st
     for the whole scan is returned exactly once. Cursor 0, or a cursor that is
     unknown (never issued, or evicted from the table), starts from the beginning.
     ``type_name`` is a lower-case TYPE name (an unknown one matches nothing)."""
-    table = cursor_table(db)
-    start = (table.get(cursor) or b"") if cursor else b""
+    scope = (db.index, None)
+    start = CURSORS.resume_point(cursor, scope) if cursor else b""
     lo, end = _key_range(glob)
     start = max(start, lo)
     out: list[bytes] = []
     visited = 0
     for key, raw in db.scan_keys(start, end):
         if visited == count:
-            return table.add(key), out
+            return CURSORS.new_cursor(scope, key), out
         visited += 1
         if glob is not None and not glob.match(key):
             continue
