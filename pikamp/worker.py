@@ -27,6 +27,7 @@ from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
 from pikamp.resp import encode
 from pikamp.storage.database import Clock, Database
+from pikamp.storage import engine
 from pikamp.storage.engine import Engine
 
 log = logging.getLogger("pikamp.worker")
@@ -369,9 +370,9 @@ class Worker:
     def end_turn(self) -> None:
         """Commit every DB written this turn, then send replies and forwards."""
         self.turn_open = False
-        for db in self.dbs.values():
-            if db.engine.dirty or db._size_dirty:
-                db.commit()
+        pending = engine.PENDING
+        while pending:
+            pending.pop().commit()
         links, self.dirty_links = self.dirty_links, []
         for link in links:
             link.flush()

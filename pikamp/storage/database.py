@@ -41,6 +41,7 @@ class Database:
     def reopen(self, engine: Engine) -> None:
         """Serve this DB from ``engine`` (at start, or after SWAPDB reopened it)."""
         self.engine = engine
+        engine.before_commit = self._store_size
         raw = engine.get(STATE, codec.DBSIZE_KEY)
         self.size = codec.unpack_u64(raw) if raw else 0
         self._size_dirty = False
@@ -137,10 +138,12 @@ class Database:
 
     def commit(self) -> None:
         """Write everything done this turn (and the key count) atomically."""
+        self.engine.commit()
+
+    def _store_size(self) -> None:
         if self._size_dirty:
             self.engine.put(STATE, codec.DBSIZE_KEY, codec.pack_u64(self.size))
             self._size_dirty = False
-        self.engine.commit()
 
     # -- active expiry -----------------------------------------------------
     def expire_cycle(self, limit: int) -> int:

@@ -9,7 +9,7 @@ are sent: an acknowledged write is in the WAL.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rocksdict import (
     AccessType,
@@ -27,6 +27,10 @@ META, DATA, ZSCORE, EXPIRES, STATE = 0, 1, 2, 3, 4
 CF_NAMES = ("meta", "data", "zscore", "expires", "default")
 
 _DELETED = object()
+
+# Engines with writes not yet committed, in this process: the worker commits
+# exactly these at the end of each event-loop turn.
+PENDING: list["Engine"] = []
 
 
 def _options(write_buffer_size: int, cache: Cache, compression: str) -> Options:
@@ -82,6 +86,9 @@ class Engine:
         self.handles = [self.db.get_column_family_handle(n) for n in CF_NAMES[:-1]] + [None]
         self.batch = WriteBatch(raw_mode=True)
         self.dirty = False
+        # Called by commit() before the batch is written, to add to it (the
+        # Database's key count goes in the same batch as the keys).
+        self.before_commit: Callable[[], None] | None = None
         # (cf, key) -> value or _DELETED, for writes not yet in RocksDB.
         self.overlay: dict[tuple[int, bytes], object] = {}
 
@@ -130,22 +137,31 @@ class Engine:
     def put(self, cf: int, key: bytes, value: bytes) -> None:
         self.batch.put(key, value, self.handles[cf])
         self.overlay[(cf, key)] = value
-        self.dirty = True
+        if not self.dirty:
+            self._mark_dirty()
 
     def delete(self, cf: int, key: bytes) -> None:
         self.batch.delete(key, self.handles[cf])
         self.overlay[(cf, key)] = _DELETED
-        self.dirty = True
+        if not self.dirty:
+            self._mark_dirty()
 
     def delete_range(self, cf: int, start: bytes, end: bytes) -> None:
         """Delete [start, end). Callers only range-delete data that is already
         invisible (an old version), so the overlay needs no update."""
         self.batch.delete_range(start, end, self.handles[cf])
+        if not self.dirty:
+            self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
         self.dirty = True
+        PENDING.append(self)
 
     def commit(self) -> None:
         """Write this turn's batch to the WAL and memtable as one atomic unit."""
         if self.dirty:
+            if self.before_commit is not None:
+                self.before_commit()
             batch, self.batch = self.batch, WriteBatch(raw_mode=True)
             self.overlay.clear()
             self.dirty = False
