@@ -634,3 +634,21 @@ def test_single_worker_server_answers_gathered_commands(tmp_path):
         c.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("line", [
+    ("LMPOP", "2", "a", "b", "LEFT"),
+    ("BLMPOP", "0", "2", "a", "b", "LEFT"),
+    ("ZUNIONSTORE", "d", "2", "a", "b"),
+    ("SINTERCARD", "2", "a", "b"),
+    ("ZMPOP", "2", "a", "b", "MIN"),
+    ("BZMPOP", "0", "1", "a", "MAX"),
+    ("ZDIFF", "2", "a", "b"),
+])
+def test_command_getkeys_of_numkeys_commands(diff, line):
+    diff("COMMAND", "GETKEYS", *line)
+
+
+def test_blocking_commands_are_in_the_blocking_category(r):
+    info = r.execute_command("COMMAND", "INFO", "blpop")
+    assert b"@blocking" in repr(info).encode()

@@ -207,7 +207,7 @@ def _keys_of(args: list[bytes]) -> tuple[Command, list[bytes]]:
     cmd = _lookup_args(line)
     if cmd is None:
         raise RespError("ERR Invalid command specified")
-    if cmd.first_key == 0:
+    if cmd.first_key == 0 and "movablekeys" not in cmd.flags:
         raise RespError("ERR The command has no key arguments")
     if (cmd.arity > 0 and cmd.arity != len(line)) or len(line) < -cmd.arity:
         raise RespError("ERR Invalid number of arguments specified for command")

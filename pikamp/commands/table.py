@@ -38,11 +38,24 @@ class Command:
         return "write" in self.flags
 
     def keys(self, args: list[bytes]) -> list[bytes]:
-        """The key arguments of ``args`` (args[0] is the command name)."""
-        if self.first_key == 0:
-            return []
-        last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
-        return args[self.first_key : last + 1 : self.step]
+        """The key arguments of ``args`` (args[0] is the command name).
+
+        A "movablekeys" command names its keys with a numkeys argument, right
+        after the fixed keys (ZUNIONSTORE dest numkeys ...) or after the
+        timeout (BLMPOP timeout numkeys ...), else first (LMPOP numkeys ...).
+        """
+        keys: list[bytes] = []
+        if self.first_key:
+            last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
+            keys = args[self.first_key : last + 1 : self.step]
+        if "movablekeys" in self.flags:
+            at = (self.last_key + 1) if self.first_key else 2 if "blocking" in self.flags else 1
+            try:
+                n = int(args[at])
+            except (IndexError, ValueError):
+                return keys
+            keys = keys + args[at + 1 : at + 1 + max(n, 0)]
+        return keys
 
 
 COMMANDS: dict[bytes, Command] = {}
@@ -101,6 +114,8 @@ def command(
             cats.append("@slow")
         if group in _CATEGORY_BY_GROUP and _CATEGORY_BY_GROUP[group] not in cats:
             cats.insert(0, _CATEGORY_BY_GROUP[group])
+        if "blocking" in fl:
+            cats.append("@blocking")
         cmd = Command(
             name=name.lower(),
             arity=arity,
