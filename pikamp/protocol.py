@@ -28,8 +28,7 @@ _LLONG_MAX = 2**63 - 1
 # grows argv as the arguments arrive): "*2147483647" would cost 16 GB of
 # address space and seconds of CPU to free. hiredis never sees such a read;
 # in a well-formed pipeline these bytes only occur inside values.
-_AGGREGATES_AS_STAR = bytes.maketrans(b"~>%|", b"****")
-_BIG_COUNT = re.compile(rb"\*\d{7}")
+_BIG_COUNT = re.compile(rb"[*~>%|]\d{7}")
 # hiredis is lenient where Redis is strict: it takes a line starting with
 # +status, (bignum or =verbatim for a string, and ~set or |attribute for an
 # array. After such a line, what hiredis made of a read is checked byte by byte.
@@ -186,7 +185,7 @@ class RequestParser:
             or self._dead
             or not data
             or data[0] != 42  # inline command
-            or _BIG_COUNT.search(data.translate(_AGGREGATES_AS_STAR))
+            or _BIG_COUNT.search(data)
         ):
             return self._careful(data, [])
         reader = self.reader
