@@ -23,6 +23,10 @@ def test_compact_replies_ok_and_runs(r, pikamp_server):
     assert r.get("k") == b"v"
 
 
+def test_info_says_whether_a_compaction_runs(r):
+    assert r.info("stats")["is_compact"] in ("yes", "no")
+
+
 def test_compact_named_dbs(r):
     assert r.execute_command("COMPACT", "db0,db1") == b"OK"
 

@@ -553,6 +553,8 @@ def _stats(w, gathered) -> Lines:
         ("instantaneous_ops_per_sec", sum(g[b"ops"] for g in gathered)),
         ("expired_keys", sum(g[b"expired_keys"] for g in gathered)),
         ("evicted_keys", 0),
+        # Pika's field: a COMPACT is running in some worker.
+        ("is_compact", "yes" if any(g[b"compacting"] for g in gathered) else "no"),
     ]
 
 
@@ -652,6 +654,7 @@ def _worker_info(ctx, args):
         b"commands": w.stat_commands,
         b"ops": stats.ops_meter(w).rate(),
         b"expired_keys": sum(db.expired_keys for db in w.dbs.values()),
+        b"compacting": w.compacting,
         b"keyspace": [[i, db.size, stats.expires_count(db)] for i, db in w.dbs.items()],
     }
 
