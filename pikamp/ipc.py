@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 import hiredis
@@ -151,6 +152,9 @@ class OwnerLink(asyncio.Protocol):
         self.reader = hiredis.Reader()
         self.out: list[bytes] = []
         self.transport: asyncio.Transport | None = None
+        # client id -> requests waiting behind one of its commands that is
+        # answered later (commands of one client run in order, as in Redis).
+        self.held: dict[int, deque] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]

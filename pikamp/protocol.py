@@ -163,7 +163,7 @@ def _whole_requests(data: bytes, cmds: list) -> bool:
 class RequestParser:
     """Feed the bytes of each read, get the complete commands (lists of bytes)."""
 
-    __slots__ = ("_args", "_dead", "_left", "_need", "buf", "max_bulk", "reader")
+    __slots__ = ("_args", "_dead", "_left", "_need", "buf", "max_bulk", "reader", "whole")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.reader = hiredis.Reader()
@@ -173,6 +173,9 @@ class RequestParser:
         self._dead = False  # after a protocol error nothing more is read, as in Redis
         self._args: list[bytes] | None = None  # arguments so far of a split multibulk request
         self._left = 0  # arguments that request still lacks
+        # True when the last read was exactly its commands, canonically encoded
+        # (so it can be forwarded as it came).
+        self.whole = False
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         """Parse one read; returns the commands it completes.
@@ -180,6 +183,7 @@ class RequestParser:
         Raises ProtocolError (with ``.partial``) at the first malformed
         request; the parser then ignores all further input.
         """
+        self.whole = False
         if (
             self.buf is not None
             or self._dead
@@ -206,6 +210,7 @@ class RequestParser:
                 and not reader.has_data()
                 and (len(data) <= self.max_bulk or self._bulks_fit(cmds))
             ):
+                self.whole = True
                 return cmds
         self.reader = hiredis.Reader()  # it may hold part of a request: the slow path takes it
         return self._careful(data, cmds)
@@ -233,7 +238,9 @@ class RequestParser:
         if rest is None:
             return out
         try:
-            return out + self.feed(rest)
+            out += self.feed(rest)
+            self.whole = False  # the read began with the end of a split request
+            return out
         except ProtocolError as e:
             e.partial = out + e.partial
             raise

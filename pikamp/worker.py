@@ -16,18 +16,19 @@ import time
 from collections import deque
 from typing import Callable
 
+import hiredis
 from setproctitle import setproctitle
 
 from pikamp import blocking
 from pikamp.commands import load_all
-from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command
+from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
-from pikamp.resp import encode
-from pikamp.storage.database import Clock, Database
+from pikamp.resp import Raw, encode
 from pikamp.storage import engine
+from pikamp.storage.database import Clock, Database
 from pikamp.storage.engine import Engine
 
 log = logging.getLogger("pikamp.worker")
@@ -174,8 +175,32 @@ class Client(asyncio.Protocol):
             self.closing = True
             w.mark_client(self)
             return
+        if len(cmds) > 1 and w.nworkers > 1 and self.parser.whole and self.forward_read(data, cmds):
+            return
         self.run_commands(cmds)
         w.mark_client(self)
+
+    def forward_read(self, data: bytes, cmds: list[list[bytes]]) -> bool:
+        """Forward a whole read as it came, in one request, when every command
+        in it is a plain one for a DB another worker owns (the usual pipeline):
+        no re-encoding here, one reply blob back. False: nothing was done."""
+        w = self.worker
+        owner = self.db_index % w.nworkers
+        if owner == w.index or self.backlog is not None or not self.authed:
+            return False
+        dispatch = w.dispatch
+        for args in cmds:
+            cmd = dispatch.get(args[0])
+            if cmd is None or cmd.route != OWNER or "blocking" in cmd.flags:
+                return False
+            ar = cmd.arity
+            if (ar > 0 and len(args) != ar) or len(args) < -ar:
+                return False
+        w.stat_commands += len(cmds)
+        self.last_cmd = cmd
+        w.peers[owner].send(self.db_index, self.resp3, [b"__batch", data], self.hold(), self.id)
+        w.mark_client(self)
+        return True
 
     def run_commands(self, cmds) -> None:
         """Execute parsed commands in order; while a blocking command waits,
@@ -215,12 +240,10 @@ class Client(asyncio.Protocol):
             owner = self.db_index % w.nworkers
             if owner == w.index:
                 r = w.run_owned(cmd, self.db_index, self.resp3, args, self, self.id)
-                if type(r) is bytes:
+                if type(r) is not Deferred:
                     self.add_reply(r)
-                elif "blocking" in cmd.flags:
+                else:  # BLPOP waiting, a MOVE to another worker ...: later commands wait
                     r.then(self.hold_blocked())
-                else:
-                    r.then(self.hold())
             elif "blocking" in cmd.flags:
                 w.peers[owner].send(self.db_index, self.resp3, args, self.hold_blocked(), self.id)
             else:
@@ -409,11 +432,30 @@ class Worker:
         if cmd is None or (db >= 0 and db not in self.ctxs):
             link.reply(rid, b"-ERR request forwarded to the wrong worker\r\n")
             return
+        held = link.held.get(client_id) if client_id else None
+        if held is not None:  # an earlier command of this client is not answered yet
+            held.append((db, resp3, args, rid))
+            return
         r = self.run_owned(cmd, db, resp3, args, None, client_id)
-        if type(r) is bytes:
+        if type(r) is not Deferred:
             link.reply(rid, r)
-        else:
-            r.then(lambda reply: link.reply(rid, reply))
+            return
+        if client_id:
+            link.held[client_id] = deque()
+
+        def done(reply: bytes) -> None:
+            link.reply(rid, reply)
+            # Like Redis, this client's next commands run only now.
+            queued = link.held.pop(client_id, None)
+            self.begin_turn()
+            while queued:
+                qdb, qresp3, qargs, qrid = queued.popleft()
+                self.execute_forwarded(qdb, qresp3, client_id, qargs, link, qrid)
+                if client_id in link.held:  # waiting again: the rest stays behind it
+                    link.held[client_id].extend(queued)
+                    break
+
+        r.then(done)
 
     def call_owner(self, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False) -> None:
         """Run a command (public or internal) on the owner of ``db``, wherever it
@@ -425,7 +467,7 @@ class Worker:
         name = args[0]
         cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL[name]
         r = self.run_owned(cmd, db, resp3, args, None)
-        if type(r) is bytes:
+        if type(r) is not Deferred:
             done(r)
         else:
             r.then(done)
@@ -448,7 +490,7 @@ class Worker:
         for i in range(n):
             if i == self.index:
                 r = self.run_owned(cmd, -1, resp3, args, None)
-                if type(r) is bytes:
+                if type(r) is not Deferred:
                     collect(i, r)
                 else:
                     r.then(lambda reply, i=i: collect(i, reply))
@@ -532,6 +574,34 @@ class Worker:
         for db in self.dbs.values():
             db.commit()
             db.engine.close()
+
+
+@command("__batch", 2, internal=True, summary="Run a client's read forwarded as raw RESP (Client.forward_read)")
+def run_batch(ctx, args):
+    """Execute each command of ``args[1]`` in order; one reply: all of theirs.
+    A command answered later (a cross-worker MOVE ...) holds back the rest."""
+    w = ctx.worker
+    db, resp3, client = ctx.db.index, ctx.resp3, ctx.client_id
+    reader = hiredis.Reader()
+    reader.feed(args[1])
+    cmds = []
+    while (cmd_args := reader.gets()) is not False:
+        cmds.append(cmd_args)
+    parts: list[bytes] = []
+    joined = Deferred(resp3)
+
+    def run_from(i: int) -> None:
+        while i < len(cmds):
+            r = w.run_owned(w.dispatch[cmds[i][0]], db, resp3, cmds[i], None, client)
+            i += 1
+            if type(r) is Deferred:
+                r.then(lambda reply, i=i: (parts.append(reply), w.begin_turn(), run_from(i)))
+                return
+            parts.append(r)
+        joined.resolve_raw(b"".join(parts))
+
+    run_from(0)
+    return Raw(joined.result) if joined.result is not None else joined
 
 
 def run(index: int, config: Config) -> None:

@@ -821,3 +821,25 @@ def test_redis_py_pipeline(pikamp_server, protocol):
     assert res[:1000] == [True] * 1000
     assert res[1000:] == [str(i).encode() for i in range(1000)]
     c.close()
+
+
+# -- a whole read forwarded as it came (Client.forward_read) ---------------------------
+
+
+def test_forwarded_pipeline_keeps_every_reply_in_order(r, pikamp_server, redis_server):
+    """A read of plain commands for another worker's DB goes over in one piece;
+    errors, nulls and a cross-worker MOVE (a deferred reply) keep their places."""
+    lines = [
+        ("SET", "a", "1"), ("INCR", "a"), ("GET", "nosuch"), ("LPUSH", "a", "x"),
+        ("HSET", "h", "f", "v"), ("HGETALL", "h"), ("MOVE", "h", "1"), ("EXISTS", "h"), ("INCRBY", "a", "x"),
+    ]
+    data = b"".join(encode_command(line) for line in lines)
+    mine = conn_on_worker(pikamp_server.port, 1)  # db0 is owned by worker 0
+    ref = RawConn(redis_server.port)
+    ref.call("FLUSHALL")
+    for c in (mine, ref):
+        c.send_raw(data)
+    for line in lines:
+        assert mine.read_reply() == ref.read_reply(), line
+    mine.close()
+    ref.close()
