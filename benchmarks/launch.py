@@ -36,10 +36,11 @@ def free_port() -> int:
         return port
 
 
-def wait_ping(port: int, proc: subprocess.Popen, timeout: float) -> None:
+def wait_ping(port: int, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    """Wait until the server on ``port`` answers PING (failing early if ``proc`` exits)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server on port {port} exited with code {proc.returncode}")
         try:
             with socket.create_connection((HOST, port), timeout=1) as s:

@@ -7,46 +7,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import psutil
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A free TCP port whose +2000 neighbour (replication) is free too."""
-    while True:
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port + 2000 > 65535:
-            continue
-        with socket.socket() as s2:
-            try:
-                s2.bind((HOST, port + 2000))
-            except OSError:
-                continue
-        return port
-
-
-def wait_ping(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as s:
-                s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                if s.recv(64).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"no PONG on port {port} after {timeout}s")
+# The launcher the benchmarks use: free ports and readiness, in one place.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+from launch import HOST, free_port, wait_ping  # noqa: E402,F401  (re-exported for the tests)
 
 
 class PikampServer:
@@ -80,7 +49,7 @@ class PikampServer:
             [sys.executable, "-m", "pikamp.cli", "start", "-c", self.conf_path],
             cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        wait_ping(self.port, timeout, self.proc)
+        wait_ping(self.port, self.proc, timeout)
         self.wait_all_workers()
         return self
 
@@ -159,7 +128,7 @@ class RedisServer:
              "--dir", self.workdir, "--daemonize", "no", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_ping(self.port, 10, self.proc)
+        wait_ping(self.port, self.proc, 10)
         return self
 
     def stop(self) -> None:

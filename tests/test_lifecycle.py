@@ -143,7 +143,7 @@ def test_starting_twice_on_the_same_pid_file_says_already_running(server):
     assert second.returncode == 1
     assert err.strip() == f"pikamp is already running (pid {server.proc.pid})"
     assert server.proc.poll() is None
-    wait_ping(server.port, 5)
+    wait_ping(server.port, timeout=5)
 
 
 def test_start_on_a_port_in_use_fails_at_once(tmp_path, redis_server):
@@ -201,7 +201,7 @@ def test_sighup_does_not_stop_the_server(own_server):
         p.send_signal(signal.SIGHUP)  # a closed terminal signals the whole group
     time.sleep(0.3)
     assert [p.pid for p in tree(own_server.proc.pid)] == [p.pid for p in before]
-    wait_ping(own_server.port, 5)
+    wait_ping(own_server.port, timeout=5)
 
 
 def test_data_persists_across_stop_and_start(own_server):
@@ -239,7 +239,7 @@ def test_daemonize_detaches_writes_the_pid_file_and_stop_stops_it(tmp_path):
         assert daemon.ppid() != os.getpid()
         assert os.getsid(pid) != os.getsid(0)  # a session of its own
         assert daemon.terminal() is None
-        wait_ping(srv.port, 20)
+        wait_ping(srv.port, timeout=20)
         srv.wait_all_workers()
         procs = tree(pid)
         res = pikamp("stop", "-c", srv.conf_path)
