@@ -163,7 +163,7 @@ def _whole_requests(data: bytes, cmds: list) -> bool:
 class RequestParser:
     """Feed the bytes of each read, get the complete commands (lists of bytes)."""
 
-    __slots__ = ("_args", "_dead", "_left", "_need", "buf", "max_bulk", "reader", "whole")
+    __slots__ = ("_args", "_dead", "_left", "_need", "auth_required", "buf", "max_bulk", "reader", "whole")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.reader = hiredis.Reader()
@@ -176,6 +176,9 @@ class RequestParser:
         # True when the last read was exactly its commands, canonically encoded
         # (so it can be forwarded as it came).
         self.whole = False
+        # Before AUTH, Redis refuses requests of more than 10 arguments or
+        # bulks over 16 KB; such a client is parsed by the slow path only.
+        self.auth_required = False
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         """Parse one read; returns the commands it completes.
@@ -186,6 +189,7 @@ class RequestParser:
         self.whole = False
         if (
             self.buf is not None
+            or self.auth_required
             or self._dead
             or not data
             or data[0] != 42  # inline command
@@ -321,6 +325,8 @@ class RequestParser:
             count = _string2ll(buf[pos + 1 : cr])
             if count is None or count > INT_MAX:
                 raise ProtocolError("invalid multibulk length")
+            if count > 10 and self.auth_required:
+                raise ProtocolError("unauthenticated multibulk length")
             pos = cr + 2
             if count <= 0:
                 return None, pos, True
@@ -341,6 +347,8 @@ class RequestParser:
             ln = _string2ll(buf[pos + 1 : cr])
             if ln is None or ln < 0 or ln > self.max_bulk:
                 raise ProtocolError("invalid bulk length")
+            if ln > 16384 and self.auth_required:
+                raise ProtocolError("unauthenticated bulk length")
             start = cr + 2
             end = start + ln
             if end + 2 > n:  # the two bytes after a bulk are skipped unread, as in Redis

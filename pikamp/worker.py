@@ -100,6 +100,7 @@ class Client(asyncio.Protocol):
         self.lib_name = b""
         self.lib_ver = b""
         self.authed = not worker.requirepass
+        self.parser.auth_required = not self.authed
         self.out: list[bytes] = []
         self.slots: deque = deque()  # replies queued behind a forwarded one
         self.waiting = 0  # forwarded replies not yet back

@@ -843,3 +843,28 @@ def test_forwarded_pipeline_keeps_every_reply_in_order(r, pikamp_server, redis_s
         assert mine.read_reply() == ref.read_reply(), line
     mine.close()
     ref.close()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    encode_command(["MSET"] + ["k", "v"] * 6),  # 13 arguments before AUTH
+    # A 20 KB bulk before AUTH: its header alone is refused (sending the body
+    # too would leave unread bytes, and the close would become a reset).
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$20000\r\n",
+], ids=["multibulk", "bulk"])
+def test_unauthenticated_request_limits_like_redis(pw_ports, request_bytes):
+    replies = []
+    for port in pw_ports:
+        c = RawConn(port)
+        c.send_raw(request_bytes)
+        replies.append(c.read_until_closed())
+        c.close()
+    assert replies[0] == replies[1]
+    assert replies[0].startswith(b"-ERR Protocol error: unauthenticated")
+
+
+def test_big_requests_after_auth_are_fine(pw_ports):
+    for port in pw_ports:
+        c = RawConn(port)
+        assert c.call("AUTH", "sekret") == b"+OK\r\n"
+        assert c.call("SET", "big-after-auth", "x" * 20000) == b"+OK\r\n"
+        c.close()

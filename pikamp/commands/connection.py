@@ -46,6 +46,7 @@ def _check_password(conn, user: bytes | None, password: bytes) -> None:
     if required and not hmac.compare_digest(password, required.encode()):
         raise RespError(WRONGPASS)
     conn.authed = True
+    conn.parser.auth_required = False
 
 
 @command("auth", -2, "fast", route=LOCAL, group="connection", summary="Authenticate to the server")
