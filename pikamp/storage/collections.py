@@ -6,8 +6,11 @@ is created, so members of an older incarnation are invisible at once.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pikamp.storage import codec
 from pikamp.storage.database import Database
+from pikamp.storage.engine import DATA
 
 
 class CollectionMeta:
@@ -62,9 +65,12 @@ def load_or_new(db: Database, key: bytes, typ: int) -> CollectionMeta:
     return meta
 
 
-def members(db: Database, meta: CollectionMeta, cf: int, start_sub: bytes = b"", reverse: bool = False):
-    """Yield (sub, value) of a collection's entries in column family ``cf``, in key order."""
+def entries(db: Database, meta: CollectionMeta, start: bytes = b"", end: bytes | None = None,
+            reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (sub, value) of a collection's data entries with start <= sub < end
+    (end None: no bound), in key order or reversed."""
     prefix = meta.prefix
     n = len(prefix)
-    for k, v in db.engine.iterate(cf, prefix + start_sub, codec.prefix_end(prefix), reverse):
+    stop = codec.prefix_end(prefix) if end is None else prefix + end
+    for k, v in db.engine.iterate(DATA, prefix + start, stop, reverse):
         yield k[n:], v

@@ -15,15 +15,13 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Iterator
 
 from pikamp.errors import OVERFLOW, RespError
 from pikamp.glob import compile_pattern
 from pikamp.numbers import LongDouble, add_long_doubles, parse_long_double
-from pikamp.storage import codec
 from pikamp.storage import collections as coll
 from pikamp.storage.codec import HASH
-from pikamp.storage.collections import CollectionMeta
+from pikamp.storage.collections import CollectionMeta, entries
 from pikamp.storage.cursors import CURSORS
 from pikamp.storage.database import Database
 from pikamp.storage.engine import DATA
@@ -50,16 +48,6 @@ def parse_cursor(arg: bytes) -> int | None:
     if n >= 1 << 64:
         return None
     return (-n) % (1 << 64) if m.group(1) == b"-" else n
-
-
-def entries(db: Database, meta: CollectionMeta, start: bytes = b"", end: bytes | None = None,
-            reverse: bool = False) -> Iterator[Entry]:
-    """Yield (sub, value) with start <= sub < end (end None: no bound), in order or reversed."""
-    prefix = meta.prefix
-    n = len(prefix)
-    stop = codec.prefix_end(prefix) if end is None else prefix + end
-    for k, v in db.engine.iterate(DATA, prefix + start, stop, reverse):
-        yield k[n:], v
 
 
 def scan_page(db: Database, meta: CollectionMeta, start: bytes, pattern: bytes | None,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pikamp.storage import collections as coll
 from pikamp.storage.codec import SET
-from pikamp.storage.collections import CollectionMeta
+from pikamp.storage.collections import CollectionMeta, entries
 from pikamp.storage.database import Database
 from pikamp.storage.engine import DATA
-from pikamp.storage.hashes import entries, sample
+from pikamp.storage.hashes import sample
 
 Members = list[bytes]
 
