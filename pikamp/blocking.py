@@ -2,9 +2,9 @@
 
 A blocking command that finds nothing to pop calls ``block``: it parks a
 Waiter in ``db.blocked[key]`` for each of its keys and returns a Deferred, so
-the worker goes on serving other clients. Database.put_meta appends a key to
-``db.ready`` when it has waiters; after each command the worker calls
-``serve_ready``, which hands the new data to the waiters of each ready key in
+the worker goes on serving other clients. Database.put_meta marks a key with
+waiters ready (``db.ready``, and the DB in ``database.READY``); after each
+command the worker calls ``serve_all``, which hands the new data to the waiters of each ready key in
 the order they blocked (as Redis does), in the same event-loop turn, so their
 pops are committed with the write that fed them. A timer on the worker loop
 answers a null array when the timeout passes first.
@@ -22,6 +22,7 @@ from typing import Callable
 from pikamp.commands.table import ALL, command
 from pikamp.errors import RespError
 from pikamp.resp import NULL_ARRAY
+from pikamp.storage.database import READY
 
 log = logging.getLogger("pikamp.blocking")
 
@@ -97,6 +98,12 @@ def client_gone(ctx, args):
             _unpark(db, waiter)
             waiter.deferred.resolve_raw(b"")  # nobody reads it; completes the request
     return "OK"
+
+
+def serve_all(worker) -> None:
+    """Serve the blocked clients of every DB with ready keys (database.READY)."""
+    while READY:
+        serve_ready(worker, READY.pop())
 
 
 def serve_ready(worker, db) -> None:

@@ -28,7 +28,7 @@ from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
 from pikamp.resp import Raw, encode
 from pikamp.storage import engine
-from pikamp.storage.database import Clock, Database
+from pikamp.storage.database import READY, Clock, Database
 from pikamp.storage.engine import Engine
 
 log = logging.getLogger("pikamp.worker")
@@ -420,8 +420,8 @@ class Worker:
         except Exception as e:  # a bug must not take the worker down
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
-        if db >= 0 and ctx.db.ready:
-            blocking.serve_ready(self, ctx.db)
+        if READY:  # the command fed keys that clients are blocked on
+            blocking.serve_all(self)
         if type(r) is Deferred:
             return r
         return encode(r, resp3)

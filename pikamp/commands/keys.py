@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Callable
 
-from pikamp import blocking
 from pikamp.commands.table import ALL, command
 from pikamp.errors import (
     DB_INDEX,
@@ -268,13 +267,6 @@ def renamenx(ctx, args):
     return _rename(ctx, args, True)
 
 
-def _serve_blocked(ctx, target: Database) -> None:
-    """Clients blocked on a DB other than the command's own are served here
-    (the worker serves those of ``ctx.db`` after every command)."""
-    if target is not ctx.db and target.ready:
-        blocking.serve_ready(ctx.worker, target)
-
-
 def _restore_elsewhere(ctx, dest: int, key: bytes, payload: bytes, replace: bool,
                        then: Callable[[bytes], None] | None = None) -> Deferred:
     """Store a dumped key in DB ``dest`` of another worker; the reply is the
@@ -339,7 +331,6 @@ def copy(ctx, args):
     if old is not None and not replace:
         return 0
     keyspace.copy_key(db, key, raw, target, new_key, old)
-    _serve_blocked(ctx, target)
     return 1
 
 
@@ -361,7 +352,6 @@ def move(ctx, args):
     keyspace.copy_key(db, key, raw, target, key, None)
     target.commit()  # the copy is durable before the original goes
     db.delete(key, raw)
-    _serve_blocked(ctx, target)
     return 1
 
 
@@ -531,5 +521,4 @@ def _reattach(ctx, db: Database) -> None:
     db.reopen(ctx.worker.open_engine(db.index))
     for key in list(db.blocked):
         if db.lookup(key) is not None:
-            db.ready.append(key)
-    _serve_blocked(ctx, db)
+            db.mark_ready(key)  # served by the worker once this command is done

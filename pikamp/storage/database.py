@@ -10,6 +10,10 @@ from pikamp.storage import codec
 from pikamp.storage.codec import STRING
 from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
 
+# DBs of this process with written keys that clients are blocked on; the
+# worker has pikamp.blocking serve them after every command.
+READY: list["Database"] = []
+
 
 class Clock:
     """One "now" per event-loop turn, so a pipeline sees a consistent time."""
@@ -34,7 +38,7 @@ class Database:
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
         # Blocking commands (pikamp.blocking): key -> waiters, and keys written
-        # since the last check that have waiters.
+        # since the last check that have waiters (see READY).
         self.blocked: dict[bytes, object] = {}
         self.ready: list[bytes] = []
 
@@ -99,7 +103,13 @@ class Database:
                 eng.put(EXPIRES, codec.expire_entry(new_exp, key), b"")
         eng.put(META, key, raw)
         if self.blocked and key in self.blocked:
-            self.ready.append(key)
+            self.mark_ready(key)
+
+    def mark_ready(self, key: bytes) -> None:
+        """``key`` has waiters and may now serve them."""
+        if not self.ready:
+            READY.append(self)
+        self.ready.append(key)
 
     def delete(self, key: bytes, old: bytes) -> None:
         """Remove a key whose current meta record is ``old``. O(1) for any size."""
