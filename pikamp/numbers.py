@@ -26,6 +26,21 @@ def parse_int(b: bytes, error: str = NOT_INTEGER) -> int:
         raise RespError(error)
     return n
 
+_C_SPACES = b" \t\n\v\f\r"
+
+
+def parse_cursor(arg: bytes) -> int:
+    """Redis's parseScanCursorOrReply: strtoul base 10 over the C string (so a
+    sign is accepted and "-1" wraps around), no leading space, 64-bit range."""
+    text = arg.split(b"\0", 1)[0]
+    if not text:
+        return 0
+    digits = text[1:] if text[:1] in b"+-" else text
+    if text[:1] in _C_SPACES or not digits.isdigit() or int(digits) >= 2**64:
+        raise RespError("ERR invalid cursor")
+    n = int(digits)
+    return (-n) % 2**64 if text[:1] == b"-" else n
+
 
 # Redis computes INCRBYFLOAT / HINCRBYFLOAT in the platform's long double (80-bit
 # x87 on x86-64) and prints the result with "%.17Lf" minus trailing zeros. Python

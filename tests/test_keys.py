@@ -11,8 +11,8 @@ import pytest
 import redis
 from servers import HOST, PikampServer
 
-from pikamp.commands.keys import _parse_cursor
 from pikamp.errors import RespError
+from pikamp.numbers import parse_cursor
 from pikamp.storage import codec, collections, keyspace
 from pikamp.storage.cursors import ScanCursors
 from pikamp.storage.database import Clock, Database
@@ -348,16 +348,16 @@ def test_scan_empty_db(diff):
 
 
 def test_parse_cursor_follows_strtoul():
-    assert _parse_cursor(b"0") == 0
-    assert _parse_cursor(b"") == 0
-    assert _parse_cursor(b"+12") == 12
-    assert _parse_cursor(b"007") == 7
-    assert _parse_cursor(b"-1") == 2**64 - 1
-    assert _parse_cursor(b"18446744073709551615") == 2**64 - 1
-    assert _parse_cursor(b"5\x00junk") == 5
+    assert parse_cursor(b"0") == 0
+    assert parse_cursor(b"") == 0
+    assert parse_cursor(b"+12") == 12
+    assert parse_cursor(b"007") == 7
+    assert parse_cursor(b"-1") == 2**64 - 1
+    assert parse_cursor(b"18446744073709551615") == 2**64 - 1
+    assert parse_cursor(b"5\x00junk") == 5
     for bad in (b" 1", b"\t1", b"1 ", b"+", b"-", b"x", b"1x", b"18446744073709551616", b"- 1"):
         with pytest.raises(RespError):
-            _parse_cursor(bad)
+            parse_cursor(bad)
 
 
 def _scan_all(client, **kw) -> list[bytes]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pikamp.commands.table import command
 from pikamp.errors import NOT_FLOAT, NOT_INTEGER, SYNTAX, RespError, wrong_arity
-from pikamp.numbers import is_finite, parse_int, parse_long_double
+from pikamp.numbers import is_finite, parse_cursor, parse_int, parse_long_double
 from pikamp.resp import Pairs
 from pikamp.storage import hashes
 from pikamp.storage.hashes import Entry
 
 _LONG_MAX = 2**63 - 1
-INVALID_CURSOR = "ERR invalid cursor"
 NAN_OR_INFINITY_ARG = "ERR value is NaN or Infinity"
 OUT_OF_RANGE = "ERR value is out of range"
 PIKA_RANGE_ERROR = "ERR Invalid argument: error in given range"
@@ -58,13 +57,6 @@ def scan_options(args: list[bytes], start: int) -> tuple[bytes | None, int]:
             raise RespError(SYNTAX)
         i += 2
     return pattern, count
-
-
-def cursor_arg(arg: bytes) -> int:
-    cursor = hashes.parse_cursor(arg)
-    if cursor is None:
-        raise RespError(INVALID_CURSOR)
-    return cursor
 
 
 @_h("hset", -4, "write denyoom fast",
@@ -173,7 +165,7 @@ def hrandfield(ctx, args):
     summary="Incrementally iterate hash fields and associated values")
 def hscan(ctx, args):
     db = ctx.db
-    cursor = cursor_arg(args[2])
+    cursor = parse_cursor(args[2])
     meta = hashes.load(db, args[1])
     if meta is None:  # Redis answers before it looks at the options
         return [b"0", []]

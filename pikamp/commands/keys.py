@@ -23,7 +23,7 @@ from pikamp.errors import (
 )
 from pikamp.glob import compile_pattern
 from pikamp.ipc import call_blocking
-from pikamp.numbers import parse_int
+from pikamp.numbers import parse_cursor, parse_int
 from pikamp.storage import codec, keyspace
 from pikamp.storage.database import Database
 from pikamp.worker import Deferred
@@ -380,29 +380,13 @@ def keys(ctx, args):
     return keyspace.keys(ctx.db, args[1])
 
 
-_SPACES = b" \t\n\v\f\r"
-
-
-def _parse_cursor(arg: bytes) -> int:
-    """Redis's parseScanCursorOrReply: strtoul base 10 over the C string (so a
-    sign is accepted and "-1" wraps around), no leading space, 64-bit range."""
-    text = arg.split(b"\0", 1)[0]
-    if not text:
-        return 0
-    digits = text[1:] if text[:1] in b"+-" else text
-    if text[:1] in _SPACES or not digits.isdigit() or int(digits) >= 2**64:
-        raise RespError("ERR invalid cursor")
-    n = int(digits)
-    return (-n) % 2**64 if text[:1] == b"-" else n
-
-
 @command("scan", -2, "readonly", since="2.8.0", summary="Incrementally iterate the keys space",
          complexity="O(1) for every call. O(N) for a complete iteration, including enough command "
                     "calls for the cursor to return back to 0. N is the number of elements inside the collection.")
 def scan(ctx, args):
     """Cursors are opaque: each maps to the key the next call resumes at (see
     keyspace.scan). A cursor the server does not know starts a new scan."""
-    cursor = _parse_cursor(args[1])
+    cursor = parse_cursor(args[1])
     count = 10
     glob = None
     type_name = None

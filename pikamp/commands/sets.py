@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from pikamp.commands.hashes import (
     SCAN_COMPLEXITY,
-    cursor_arg,
     range_count,
     scan_options,
 )
 from pikamp.commands.table import command
 from pikamp.errors import SYNTAX, RespError
-from pikamp.numbers import parse_int
+from pikamp.numbers import parse_cursor, parse_int
 from pikamp.storage import hashes, sets
 
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
@@ -158,7 +157,7 @@ def sintercard(ctx, args):
 @_s("sscan", -3, "readonly", SCAN_COMPLEXITY, since="2.8.0", summary="Incrementally iterate Set elements")
 def sscan(ctx, args):
     db = ctx.db
-    cursor = cursor_arg(args[2])
+    cursor = parse_cursor(args[2])
     meta = sets.load(db, args[1])
     if meta is None:  # Redis answers before it looks at the options
         return [b"0", []]

@@ -11,13 +11,12 @@ import re
 
 from pikamp.commands.hashes import (
     SCAN_COMPLEXITY,
-    cursor_arg,
     range_count,
     scan_options,
 )
 from pikamp.commands.table import command
 from pikamp.errors import NOT_FLOAT, SYNTAX, RespError
-from pikamp.numbers import parse_int
+from pikamp.numbers import parse_cursor, parse_int
 from pikamp.resp import NULL_ARRAY, Pairs, format_double
 from pikamp.storage import zsets
 from pikamp.storage.zsets import (
@@ -582,7 +581,7 @@ def zintercard(ctx, args):
     SCAN_COMPLEXITY)
 def zscan(ctx, args):
     db = ctx.db
-    cursor = cursor_arg(args[2])
+    cursor = parse_cursor(args[2])
     meta = zsets.load(db, args[1])
     if meta is None:  # Redis answers before it looks at the options
         return [b"0", []]

@@ -34,22 +34,6 @@ Entry = tuple[bytes, bytes]  # (field or member, value)
 
 
 # == SCAN cursors ==============================================================
-def parse_cursor(arg: bytes) -> int | None:
-    """Redis's parseScanCursorOrReply (strtoul, base 10); None for an invalid cursor."""
-    text = arg.split(b"\0", 1)[0]  # strtoul stops at a NUL byte
-    if arg[:1] in (b" ", b"\t", b"\n", b"\v", b"\f", b"\r"):
-        return None
-    if text == b"":
-        return 0
-    m = re.fullmatch(rb"([+-]?)(\d+)", text)
-    if m is None:
-        return None
-    n = int(m.group(2))
-    if n >= 1 << 64:
-        return None
-    return (-n) % (1 << 64) if m.group(1) == b"-" else n
-
-
 def scan_page(db: Database, meta: CollectionMeta, start: bytes, pattern: bytes | None,
               count: int) -> tuple[bytes | None, list[Entry]]:
     """Look at ``count`` entries from ``start``; -> (the entry after them or None, the matching ones)."""
