@@ -7,13 +7,15 @@ import logging
 import os
 import socket
 import sys
+import time
 
 from setproctitle import setproctitle
 
-from pikamp import logs, services, worker
+from pikamp import clientcount, logs, services, worker
 from pikamp.commands import load_all
 from pikamp.config import Config
 from supervisor import ChildSpec, Supervisor
+from supervisor.limits import raise_open_files
 
 log = logging.getLogger("pikamp")
 
@@ -54,6 +56,95 @@ def _lock_pidfile(path: str) -> int | None:
     return None
 
 
+# After a kill -9 of the supervisor its children, which inherited the locked
+# pid file, stop on their own (PR_SET_PDEATHSIG) and release it when the last
+# one exits; a new start waits this long for that.
+LOCK_WAIT = 5.0
+
+
+def _holders(path: str) -> list[int]:
+    """Pids of the processes (of those we may look at) with ``path`` open."""
+    path = os.path.realpath(path)
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fd_dir = f"/proc/{entry}/fd"
+        try:
+            for fd in os.listdir(fd_dir):
+                if os.readlink(f"{fd_dir}/{fd}") == path:
+                    out.append(int(entry))
+                    break
+        except OSError:  # gone, or not ours
+            continue
+    return sorted(out)
+
+
+def _lock_or_wait(path: str, config: Config) -> tuple[int | None, str]:
+    """Lock the pid file, waiting up to LOCK_WAIT while the processes of a
+    server whose supervisor is gone still hold it. (fd, "") or (None, why not)."""
+    deadline = time.monotonic() + LOCK_WAIT
+    said = False
+    while True:
+        lock = _lock_pidfile(path)
+        if lock is not None:
+            return lock, ""
+        pid = read_pid(config)
+        holders = [p for p in _holders(path) if p != os.getpid()]
+        if pid and (pid in holders or (not holders and _alive(pid))):
+            return None, f"pikamp is already running (pid {pid})"
+        if not pid and not holders:
+            return None, "pikamp is already running"
+        if time.monotonic() >= deadline:
+            return None, (f"pikamp (pid {pid}) is gone, but its processes {_pids(holders)} still hold the "
+                          f"pid file {path} after {LOCK_WAIT:.0f}s; stop them, then start again")
+        if holders and not said:
+            print(f"pikamp: the previous server (pid {pid}) is gone; waiting for its processes "
+                  f"{_pids(holders)} to exit", file=sys.stderr)
+            said = True
+        time.sleep(0.05)
+
+
+def _pids(pids: list[int]) -> str:
+    return ", ".join(map(str, pids)) or "(unknown)"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fit_maxclients(config: Config) -> tuple[str | None, str | None]:
+    """Raise the open files limit to what maxclients needs, as Redis'
+    adjustOpenFilesLimit does, or lower maxclients to fit the limit there is.
+    Children inherit both. Returns (message to log, fatal error)."""
+    maxclients = config.int("maxclients")
+    reserve = clientcount.reserved_fds(config, len(services.SERVICES))
+    wanted = maxclients + reserve
+    before, limit, why = raise_open_files(wanted)
+    if limit >= wanted:
+        if limit > before:
+            return f"increased the open files limit to {limit} (it was {before})", None
+        return None, None
+    if limit - reserve < 1:
+        return None, (f"the open files limit ('ulimit -n') of {limit} is not enough for pikamp to start: "
+                      f"each worker needs {reserve} besides its clients; raise it to at least {wanted}")
+    config.values["maxclients"] = str(limit - reserve)
+    return (f"maxclients {maxclients} needs {wanted} open files per worker ({reserve} besides the clients), "
+            f"but the open files limit is {limit}" + (f" ({why})" if why else "") +
+            f"; maxclients lowered to {limit - reserve}. Raise 'ulimit -n' for more."), None
+
+
+def _run_worker(index: int, config: Config, counts: clientcount.ClientCounts) -> None:
+    counts.attach(index)
+    worker.run(index, config)
+
+
 def _is_file_of(fd: int, path: str) -> bool:
     try:
         return os.stat(path).st_ino == os.fstat(fd).st_ino
@@ -89,14 +180,19 @@ def start(config: Config, daemonize: bool) -> int:
     """Run the server until it is stopped. Returns the exit code."""
     pidfile = config.path_of("pidfile")
     os.makedirs(os.path.dirname(pidfile), exist_ok=True)
-    lock = _lock_pidfile(pidfile)
+    lock, why = _lock_or_wait(pidfile, config)
     if lock is None:
-        running = read_pid(config)
-        print("pikamp is already running" + (f" (pid {running})" if running else ""), file=sys.stderr)
+        print(why, file=sys.stderr)
         return 1
     problem = _port_problem(config)
     if problem:
         print(f"pikamp cannot listen on {config.get('bind')}:{config.get('port')}: {problem}", file=sys.stderr)
+        os.unlink(pidfile)
+        os.close(lock)
+        return 1
+    limits_note, fatal = _fit_maxclients(config)
+    if fatal:
+        print(f"pikamp: {fatal}", file=sys.stderr)
         os.unlink(pidfile)
         os.close(lock)
         return 1
@@ -108,16 +204,23 @@ def start(config: Config, daemonize: bool) -> int:
     logs.setup(config, foreground=not daemonize)
     os.ftruncate(lock, 0)
     os.pwrite(lock, f"{os.getpid()}\n".encode(), 0)
+    counts = clientcount.ClientCounts(config.workers)  # shared with every worker (maxclients)
     children = [
-        ChildSpec(f"worker {i}", functools.partial(worker.run, i, config))
+        ChildSpec(f"worker {i}", functools.partial(_run_worker, i, config, counts),
+                  on_exit=functools.partial(counts.reset, i))
         for i in range(config.workers)
     ] + [ChildSpec(name, functools.partial(services.run, name, config)) for name in services.SERVICES]
     log.info("pikamp starting on %s:%s with %d workers, %d databases in %s",
              config.get("bind"), config.get("port"), config.workers, config.databases,
              config.path_of("db-path"))
+    if limits_note:
+        (log.warning if "lowered" in limits_note else log.info)(limits_note)
     try:
         load_all()  # once, before forking: a restarted worker inherits the command table
-        Supervisor(children).run()
+        sup = Supervisor(children)
+        sup.run()
+        if sup.fatal:
+            return 1
     finally:
         if _is_file_of(lock, pidfile):
             os.unlink(pidfile)

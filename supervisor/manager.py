@@ -11,8 +11,17 @@ from typing import Callable
 
 log = logging.getLogger("supervisor")
 
+# A child that exits with this code cannot run at all (its DB cannot be
+# opened: disk full, a newer on-disk format ...): restarting it would only
+# loop, so the whole tree stops and says why once.
+FATAL_EXIT = 78  # EX_CONFIG
 MAX_BACKOFF = 5.0
-STABLE_AFTER = 10.0  # a child that lived this long restarts without delay
+# A child that dies within START_GRACE of its start failed to start: only such
+# deaths, one after another, are a crash loop and back off (0.2 s, doubling up
+# to MAX_BACKOFF). A child that ran longer (killed, OOM, a crash under load)
+# restarts at once: its DBs must not stay down for a back-off it did not earn.
+START_GRACE = 1.0
+STABLE_AFTER = 10.0  # a child that lived this long has its back-off forgotten
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _PR_SET_PDEATHSIG = 1
 
@@ -39,7 +48,23 @@ class ChildSpec:
     backoff: float = 0.0
     restart_at: float = 0.0
     restarts: int = 0
+    failed_starts: int = 0  # deaths within START_GRACE in a row
+    on_exit: Callable[[], None] | None = None  # run in the supervisor when the child is reaped
     extra: dict = field(default_factory=dict)
+
+    def restart_delay(self, lived: float) -> float:
+        """Record a death after ``lived`` seconds; the seconds to wait before the restart."""
+        if lived >= STABLE_AFTER:
+            self.backoff = 0.0
+            self.failed_starts = 0
+        if lived >= START_GRACE:
+            self.failed_starts = 0
+            return 0.0
+        self.failed_starts += 1
+        if self.failed_starts == 1:  # one failed start may be bad luck: retry at once
+            return 0.0
+        self.backoff = min(max(self.backoff * 2, 0.2), MAX_BACKOFF)
+        return self.backoff
 
 
 class Supervisor:
@@ -49,6 +74,7 @@ class Supervisor:
         self.children = children
         self.title = title
         self.stopping = False
+        self.fatal: str | None = None  # why the tree stopped on its own
 
     def _spawn(self, child: ChildSpec) -> None:
         parent = os.getpid()
@@ -105,15 +131,22 @@ class Supervisor:
                 child.pid = 0
                 why = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                        else f"exit code {os.WEXITSTATUS(status)}")
+                if os.WIFEXITED(status) and os.WEXITSTATUS(status) == FATAL_EXIT:
+                    self.fatal = f"{child.name} cannot run (see the line above); stopping"
+                    log.error("%s", self.fatal)
+                    break
                 lived = now - child.started
-                if child.restarts == 0 or lived > STABLE_AFTER:
-                    child.backoff = 0.0  # a first or rare death restarts at once
-                else:
-                    child.backoff = min(max(child.backoff * 2, 0.2), MAX_BACKOFF)
-                child.restart_at = now + child.backoff
+                delay = child.restart_delay(lived)
+                child.restart_at = now + delay
                 child.restarts += 1
-                log.warning("%s (pid %d) died (%s) after %.1fs; restarting in %.1fs",
-                            child.name, pid, why, lived, child.backoff)
+                if child.on_exit is not None:
+                    try:
+                        child.on_exit()
+                    except Exception:  # never let a hook take the supervisor down
+                        log.exception("on_exit of %s failed", child.name)
+                log.warning("%s (pid %d) died (%s) after %.1fs; restarting %s", child.name, pid, why, lived,
+                            f"in {delay:.1f}s ({child.failed_starts} failed starts in a row)" if delay
+                            else "now")
                 continue
             for child in self.children:
                 if child.pid == 0 and now >= child.restart_at and not self.stopping:

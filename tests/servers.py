@@ -17,6 +17,8 @@ import psutil
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 from launch import HOST, free_port, wait_ping  # noqa: E402,F401  (re-exported for the tests)
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 class PikampServer:
     """A pikamp process tree started with ``pikamp start -c <tmp conf>``."""
@@ -45,9 +47,12 @@ class PikampServer:
 
     def start(self, timeout: float = 30.0) -> "PikampServer":
         self.log = open(os.path.join(self.workdir, "stderr.log"), "ab")
+        # Run the working tree's pikamp, not whatever copy is installed.
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pikamp.cli", "start", "-c", self.conf_path],
-            cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=self.workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_ping(self.port, self.proc, timeout)
         self.wait_all_workers()

@@ -259,3 +259,48 @@ def test_killed_supervisor_takes_its_children_down(server):
     server.log.close()
     again = PikampServer(server.workdir, port=server.port).start()
     again.stop()
+
+
+# -- restarts: at once, unless a crash loop ----------------------------------------------
+
+
+def test_a_worker_killed_again_and_again_comes_back_at_once_each_time(server):
+    """Each kill hits a worker that has run a while (past START_GRACE): no back-off
+    builds up, so the DB is down only for the restart itself every time."""
+    from supervisor.manager import START_GRACE
+
+    for _ in range(5):
+        time.sleep(START_GRACE + 0.2)
+        elapsed = kill_worker_and_wait_restart(server, 0, db=0)
+        assert elapsed < 1.5, f"worker 0 took {elapsed:.2f}s to come back"
+    with open(os.path.join(server.workdir, "log", "pikamp.log")) as f:
+        deaths = [line for line in f if "worker 0 (pid" in line and "died" in line]
+    assert len(deaths) == 5
+    assert all(line.rstrip().endswith("restarting now") for line in deaths), deaths
+
+
+def test_only_a_crash_loop_backs_off():
+    from supervisor.manager import MAX_BACKOFF, STABLE_AFTER, ChildSpec
+
+    c = ChildSpec("child", lambda: None)
+    # Dying at start again and again: the first retry at once, then 0.2 s doubling.
+    assert [c.restart_delay(0.1) for _ in range(7)] == [0.0, 0.2, 0.4, 0.8, 1.6, 3.2, MAX_BACKOFF]
+    assert c.restart_delay(3.0) == 0.0  # it ran a while: at once
+    assert c.restart_delay(0.1) == 0.0  # a new loop starts with one retry at once,
+    assert c.restart_delay(0.1) == MAX_BACKOFF  # then goes on where the last one was
+    assert c.restart_delay(STABLE_AFTER + 1) == 0.0  # a long run forgets it
+    assert [c.restart_delay(0.1) for _ in range(3)] == [0.0, 0.2, 0.4]
+
+
+def test_a_command_in_flight_when_its_owner_dies_is_answered_outcome_unknown(server):
+    """BLPOP on db1 from a connection on worker 0 waits inside worker 1; kill that."""
+    c = conn_on_worker(server.port, 0)
+    try:
+        assert c.call("SELECT", 1) == b"+OK\r\n"
+        c.send_raw(encode_command(["BLPOP", "crash:nothing", "0"]))
+        time.sleep(0.3)  # forwarded and parked in the owner
+        os.kill(server.worker_pids()[1], signal.SIGKILL)
+        assert c.read_reply() == (b"-ERR the worker owning this DB exited while the command was in flight; "
+                                  b"it may or may not have been applied\r\n")
+    finally:
+        c.close()

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -164,6 +165,62 @@ def test_a_stale_pid_file_does_not_block_start(tmp_path):
         assert read(pidfile(srv)).strip() == str(srv.proc.pid)
     finally:
         assert srv.stop() == 0
+
+
+def kill_supervisor_with_a_worker_frozen(srv: PikampServer) -> psutil.Process:
+    """SIGKILL the supervisor while worker 0 is stopped: its children exit
+    (PR_SET_PDEATHSIG), except the frozen worker, which keeps the inherited
+    pid-file lock until it is resumed or killed. Returns that worker."""
+    frozen = psutil.Process(srv.worker_pids()[0])
+    frozen.suspend()
+    others = [p for p in srv.children() if p.pid != frozen.pid]
+    srv.proc.kill()
+    srv.proc.wait(10)
+    srv.proc = None
+    srv.log.close()
+    assert all_gone(others)
+    return frozen
+
+
+def test_start_right_after_a_killed_supervisor_waits_for_its_children(tmp_path):
+    srv = PikampServer(str(tmp_path / "killed")).start()
+    dead = srv.proc.pid
+    frozen = kill_supervisor_with_a_worker_frozen(srv)
+    resume = threading.Timer(1.0, frozen.resume)  # it then stops on its SIGTERM
+    resume.start()
+    again = PikampServer(srv.workdir, port=srv.port)
+    try:
+        again.start()
+        assert read(pidfile(again)).strip() == str(again.proc.pid)
+    finally:
+        resume.join()
+        if again.proc is not None:
+            again.stop()
+        kill_tree(frozen.pid)
+    said = read(os.path.join(srv.workdir, "stderr.log"))
+    assert (f"pikamp: the previous server (pid {dead}) is gone; waiting for its processes {frozen.pid} "
+            "to exit\n") in said
+    assert "already running" not in said
+
+
+def test_start_names_the_processes_that_still_hold_the_pid_file(tmp_path):
+    from pikamp.server import LOCK_WAIT
+
+    srv = PikampServer(str(tmp_path / "held")).start()
+    dead = srv.proc.pid
+    frozen = kill_supervisor_with_a_worker_frozen(srv)
+    try:
+        started = time.monotonic()
+        res = pikamp("start", "-c", srv.conf_path, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        kill_tree(frozen.pid)
+    assert res.returncode == 1
+    assert res.stderr.splitlines()[-1] == (
+        f"pikamp (pid {dead}) is gone, but its processes {frozen.pid} still hold the pid file "
+        f"{pidfile(srv)} after {LOCK_WAIT:.0f}s; stop them, then start again")
+    assert LOCK_WAIT <= waited < LOCK_WAIT + 10
+    srv.start().stop()  # and once they are gone, it starts
 
 
 def test_stop_command_stops_every_process_and_removes_the_pid_file(own_server):
