@@ -68,7 +68,8 @@ class Config:
         """Read ``path`` (or defaults only when None)."""
         if path is None:
             return cls()
-        return cls(parse(open(path, encoding="utf-8").read()), os.path.abspath(path))
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return cls(parse(f.read()), os.path.abspath(path))
 
     def get(self, key: str) -> str:
         return self.values.get(key, "")
@@ -99,18 +100,93 @@ class Config:
         return self.int("databases")
 
 
+def to_text(raw: bytes) -> str:
+    """A value as stored: UTF-8 text, other bytes kept as surrogates, so any
+    bytes (a password from CONFIG SET, a UTF-8 file) survive unchanged."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def to_bytes(value: str) -> bytes:
+    """The bytes of a stored value (inverse of to_text)."""
+    return value.encode("utf-8", "surrogateescape")
+
+
+def has_control(value: str) -> bool:
+    """Control characters would break the line format (or hide in it)."""
+    return any(c < " " or c == "\x7f" for c in value)
+
+
 def parse(text: str) -> dict[str, str]:
-    """Parse ``key : value`` lines; '#' starts a comment line."""
+    """Parse ``key : value`` lines; '#' starts a comment line; a value in
+    double quotes may hold backslash escapes (see quote)."""
     out: dict[str, str] = {}
-    for line in text.splitlines():
+    # Lines end at '\n' only: str.splitlines also splits at \x1c, \x85,
+    # U+2028..., which a value may legitimately contain.
+    for line in text.split("\n"):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        if has_control(line.replace("\t", " ")):
+            raise ValueError(f"bad config line (control character): {line!r}")
         if ":" not in line:
             raise ValueError(f"bad config line (expected 'key : value'): {line!r}")
         key, _, value = line.partition(":")
-        out[key.strip().lower()] = value.strip()
+        out[key.strip().lower()] = unquote(value.strip())
     return out
+
+
+def _needs_quotes(value: str) -> bool:
+    # What parse would not read back as written: whitespace it strips, a
+    # leading quote, and characters that are unsafe or invisible in a text file.
+    return value != value.strip() or value.startswith('"') or not value.isprintable()
+
+
+def quote(value: str) -> str:
+    """``value`` as written in a config file: plain when parse reads it back
+    unchanged (Pika-compatible), else in double quotes with \\, \\" and \\xNN."""
+    if not _needs_quotes(value):
+        return value
+    out = []
+    for c in value:
+        if c in '\\"':
+            out.append("\\" + c)
+        elif not c.isprintable():
+            out += [f"\\x{b:02x}" for b in to_bytes(c)]
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def unquote(value: str) -> str:
+    """Inverse of quote for a stripped value; a plain value is taken as is."""
+    if not value.startswith('"'):
+        return value
+    if len(value) < 2 or not value.endswith('"'):
+        raise ValueError(f"bad config value (unbalanced quotes): {value!r}")
+    out = bytearray()
+    body, i = value[1:-1], 0
+    while i < len(body):
+        c = body[i]
+        if c == '"':
+            raise ValueError(f"bad config value (unescaped quote): {value!r}")
+        if c != "\\":
+            out += to_bytes(c)
+            i += 1
+            continue
+        nxt = body[i + 1:i + 2]
+        if nxt in ('\\', '"'):
+            out += nxt.encode()
+            i += 2
+        elif nxt == "x" and _is_hex(body[i + 2:i + 4]):
+            out.append(int(body[i + 2:i + 4], 16))
+            i += 4
+        else:
+            raise ValueError(f"bad config value (bad escape): {value!r}")
+    return to_text(bytes(out))
+
+
+def _is_hex(s: str) -> bool:
+    return len(s) == 2 and all(c in "0123456789abcdefABCDEF" for c in s)
 
 
 def render_default_file() -> str:
@@ -118,6 +194,33 @@ def render_default_file() -> str:
     lines = ["# pikamp configuration (Pika's format: key : value).", ""]
     for key, (value, doc) in DEFAULTS.items():
         lines.append(f"# {doc}")
-        lines.append(f"{key} : {value}")
+        lines.append(f"{key} : {quote(value)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def parse_output_limits(text: str) -> dict[str, tuple[int, int, int]]:
+    """client-output-buffer-limit ("normal 0 0 0 slave ... pubsub ...") by class:
+    (hard bytes, soft bytes, soft seconds). Raises ValueError as Redis refuses."""
+    words = text.split()
+    if len(words) % 4:
+        raise ValueError("Wrong number of arguments in buffer limit configuration.")
+    limits: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(words), 4):
+        cls = {"replica": "slave"}.get(words[i].lower(), words[i].lower())
+        if cls not in ("normal", "slave", "pubsub"):
+            raise ValueError("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard, soft = (Config({"v": w}).int("v") for w in words[i + 1:i + 3])
+            secs = int(words[i + 3])
+        except ValueError:
+            raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
+        if hard < 0 or soft < 0 or secs < 0:
+            raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        limits[cls] = (hard, soft, secs)
+    return limits
+
+
+def render_output_limits(limits: dict[str, tuple[int, int, int]]) -> str:
+    """As Redis' CONFIG GET shows it: every class, sizes in bytes."""
+    return " ".join(f"{c} {' '.join(map(str, limits.get(c, (0, 0, 0))))}" for c in ("normal", "slave", "pubsub"))

@@ -6,6 +6,7 @@ import time
 
 from pikamp import REDIS_VERSION, stats
 from pikamp.commands.table import LOCAL, command
+from pikamp.config import to_bytes
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
 from pikamp.numbers import parse_int
 from pikamp.resp import Verbatim
@@ -43,7 +44,9 @@ def _check_password(conn, user: bytes | None, password: bytes) -> None:
     if user not in (None, b"default"):
         raise RespError(WRONGPASS)
     # Without requirepass the default user is "nopass": any password is accepted.
-    if required and not hmac.compare_digest(password, required.encode()):
+    # Compared as bytes: the stored text maps back to exactly the bytes that
+    # CONFIG SET was given or the (UTF-8) config file holds.
+    if required and not hmac.compare_digest(password, to_bytes(required)):
         raise RespError(WRONGPASS)
     conn.authed = True
     conn.parser.auth_required = False
