@@ -30,6 +30,13 @@ SAME_OBJECT = "ERR source and destination objects are the same"
 NESTED_MULTI = "ERR MULTI calls can not be nested"
 
 
+def misconf(cause: str) -> str:
+    """Redis' MISCONF, worded for a write the disk refused (Pika: read-only on disk full)."""
+    return (f"MISCONF Errors writing to the disk ({cause}): this command was not applied. "
+            "Commands that may modify the data set are disabled until the disk has room again; "
+            "see the log, INFO persistence and DISKRECOVERY.")
+
+
 def wrong_arity(name: str) -> RespError:
     return RespError(f"ERR wrong number of arguments for '{name}' command")
 

@@ -59,7 +59,10 @@ def call_blocking(run_dir: str, worker: int, db: int, args: list[bytes], timeout
     return msg[1]
 
 
-UNAVAILABLE = b"-ERR the worker owning this DB restarted while the command was in flight; retry\r\n"
+# The owner may have applied the command (and even binlogged it) before it died:
+# the outcome is unknown, so the reply must not promise that a retry is safe.
+UNAVAILABLE = (b"-ERR the worker owning this DB exited while the command was in flight; "
+               b"it may or may not have been applied\r\n")
 
 
 class PeerLink(asyncio.Protocol):
@@ -136,7 +139,8 @@ class PeerLink(asyncio.Protocol):
         self.transport = None
         failed, self.inflight = self.inflight, {}
         if failed:
-            log.warning("link to worker %d lost with %d requests in flight", self.peer, len(failed))
+            log.warning("link to worker %d lost with %d requests in flight; their outcome is unknown, "
+                        "so they are answered with an error", self.peer, len(failed))
             self.worker.begin_turn()
             for cb in failed.values():
                 cb(UNAVAILABLE)
@@ -151,6 +155,7 @@ class OwnerLink(asyncio.Protocol):
         self.worker = worker
         self.reader = hiredis.Reader()
         self.out: list[bytes] = []
+        self.sources: list[tuple[int, bytes]] = []  # (rid, reply) of each entry of out
         self.transport: asyncio.Transport | None = None
         # client id -> requests waiting behind one of its commands that is
         # answered later (commands of one client run in order, as in Redis).
@@ -174,12 +179,23 @@ class OwnerLink(asyncio.Protocol):
 
     def reply(self, rid: int, reply: bytes) -> None:
         self.out.append(encode_reply(rid, reply))
+        self.sources.append((rid, reply))
         self.worker.mark_link(self)
+
+    def replace_replies(self, bad: dict[int, bytes]) -> None:
+        """Replace the not yet sent replies whose object id is in ``bad``
+        (their writes could not be committed) by the given error replies."""
+        for i, (rid, reply) in enumerate(self.sources):
+            if id(reply) in bad:
+                self.out[i] = encode_reply(rid, bad[id(reply)])
 
     def flush(self) -> None:
         if self.out and self.transport is not None:
             self.transport.write(b"".join(self.out))
         self.out.clear()
+        self.sources.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self in self.worker.owner_links:
+            self.worker.owner_links.remove(self)

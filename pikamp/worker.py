@@ -19,22 +19,43 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import blocking
+from pikamp import blocking, clientcount
 from pikamp.commands import load_all
 from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
-from pikamp.config import Config
-from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
+from pikamp.config import Config, parse_output_limits
+from pikamp.errors import NOAUTH, RespError, misconf, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
 from pikamp.resp import Raw, encode
 from pikamp.storage import engine
-from pikamp.storage.database import READY, Clock, Database
+from pikamp.storage.database import READY, Clock, Database, FormatError
 from pikamp.storage.engine import Engine
+from supervisor.manager import FATAL_EXIT
 
 log = logging.getLogger("pikamp.worker")
 
+# Forwarded requests of one client whose replies are not back yet, past which
+# the client is not read: what a client that never reads its replies can make
+# the workers hold is bounded (a read is at most 256 KB: <= 16 MB of requests).
+MAX_HELD = 64
+# Reply bytes an unauthenticated client may get in all before it is closed
+# (Redis keeps unauthenticated clients on a short leash too).
+NOAUTH_OUTPUT_LIMIT = 64 << 10
+
 # Commands a client may send before AUTH when requirepass is set.
 _NOAUTH_OK = {b"auth", b"hello", b"quit", b"reset"}
+
+
+class Pending(bytes):
+    """A reply that shows writes not yet committed: its own object, so that
+    if the commit fails it can be found and replaced in the outgoing buffers."""
+
+    __slots__ = ()
+
+
+# While blocked clients are served after a write (run_owned), the engine
+# whose uncommitted data their replies show, and the worker's taint list.
+_SERVING: list = []
 
 
 class Deferred:
@@ -53,6 +74,9 @@ class Deferred:
         self.resolve_raw(encode(value, self.resp3))
 
     def resolve_raw(self, reply: bytes) -> None:
+        if _SERVING:  # popped for a blocked client from data of this turn
+            reply = Pending(reply)
+            _SERVING[1].append((_SERVING[0], reply, 1))
         if self.callback is None:
             self.result = reply
         else:
@@ -70,10 +94,11 @@ class Deferred:
 class Ctx:
     """Execution context handed to OWNER handlers; one per owned DB, reused."""
 
-    __slots__ = ("db", "resp3", "worker", "conn", "client_id")
+    __slots__ = ("db", "resp3", "worker", "conn", "client_id", "nreplies")
 
     def __init__(self, db: Database | None, worker: "Worker") -> None:
         self.db = db
+        self.nreplies = 1  # replies in the handler's answer (__batch: one per command)
         self.worker = worker
         self.resp3 = False
         self.conn: Client | None = None  # set when the client's socket is on this worker
@@ -86,7 +111,8 @@ class Client(asyncio.Protocol):
     __slots__ = (
         "worker", "transport", "parser", "resp3", "db_index", "id", "name", "authed",
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
-        "lib_name", "lib_ver", "paused", "last_cmd", "backlog",
+        "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
+        "noauth_bytes",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -105,7 +131,10 @@ class Client(asyncio.Protocol):
         self.slots: deque = deque()  # replies queued behind a forwarded one
         self.waiting = 0  # forwarded replies not yet back
         self.closing = False
-        self.paused = False
+        self.paused = False  # not read: its replies wait in the socket's buffer
+        self.held_paused = False  # not read: MAX_HELD forwarded replies are not back
+        self.soft_since = 0.0  # when its output first passed the soft limit
+        self.noauth_bytes = 0  # reply bytes it got before AUTH
         self.addr = ""
         self.laddr = ""
         self.created = self.last_io = time.monotonic()
@@ -122,9 +151,9 @@ class Client(asyncio.Protocol):
         self.addr = f"{peer[0]}:{peer[1]}" if peer else ""
         self.laddr = f"{sock[0]}:{sock[1]}" if sock else ""
         w = self.worker
-        if len(w.clients) >= w.maxclients:
-            transport.write(b"-ERR max number of clients reached\r\n")
-            transport.close()
+        if not clientcount.admit(len(w.clients), w.maxclients):  # all workers' clients together
+            self.closing = True  # what it sends now is dropped
+            clientcount.refuse(transport)
             return
         w.clients[self.id] = self
         w.stat_connections += 1
@@ -132,7 +161,9 @@ class Client(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         w = self.worker
-        w.clients.pop(self.id, None)
+        if w.clients.pop(self.id, None) is None:
+            clientcount.refused_gone()
+        clientcount.update(len(w.clients))
         if self.waiting and w.nworkers > 1 and not w.stopping:
             # A blocked command of ours may be parked in another worker: have
             # it dropped there, or it would pop data for a client that is gone.
@@ -148,7 +179,8 @@ class Client(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.transport is not None and self.paused:
             self.paused = False
-            self.transport.resume_reading()
+            if not self.held_paused:
+                self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         # A half-close: answer what was asked (forwarded replies may still be
@@ -272,10 +304,18 @@ class Client(asyncio.Protocol):
         slot: list = [None]
         self.slots.append(slot)
         self.waiting += 1
+        if self.waiting >= MAX_HELD and not self.held_paused and self.transport is not None:
+            self.held_paused = True
+            if not self.paused:
+                self.transport.pause_reading()
 
         def fill(reply: bytes) -> None:
             slot[0] = reply
             self.waiting -= 1
+            if self.held_paused and self.waiting <= MAX_HELD // 2:
+                self.held_paused = False
+                if not self.paused and self.transport is not None:
+                    self.transport.resume_reading()
             self.drain_slots()
 
         return fill
@@ -331,10 +371,42 @@ class Client(asyncio.Protocol):
             self.out.clear()
             return
         if self.out:
-            t.write(b"".join(self.out))
+            data = b"".join(self.out)
+            t.write(data)
             self.out.clear()
+            if not self.authed:
+                # Before AUTH a client gets little: past this many reply bytes
+                # in all it is closed (a flood of wrong AUTHs, of NOAUTHs).
+                self.noauth_bytes += len(data)
+                if self.noauth_bytes > NOAUTH_OUTPUT_LIMIT:
+                    log.warning("client id=%d addr=%s closed: %d bytes of replies before AUTH",
+                                self.id, self.addr, self.noauth_bytes)
+                    self.closing = True
+                    t.abort()
+                    return
+            elif self.worker.output_limited:
+                self.check_output_limit(t)
         if self.closing and not self.waiting:
             t.close()
+
+    def check_output_limit(self, t: asyncio.Transport) -> None:
+        """client-output-buffer-limit (normal class), as Redis: over the hard
+        limit, or over the soft one for soft-seconds, the client is closed."""
+        size = t.get_write_buffer_size()
+        hard, soft, secs = self.worker.output_limits.get("normal", (0, 0, 0))
+        over = bool(hard and size >= hard)
+        if not over and soft and size >= soft:
+            now = time.monotonic()
+            if not self.soft_since:
+                self.soft_since = now
+            over = now - self.soft_since >= secs
+        elif self.soft_since:
+            self.soft_since = 0.0
+        if over:
+            log.warning("client id=%d addr=%s closed for overcoming of output buffer limits (%d bytes)",
+                        self.id, self.addr, size)
+            self.closing = True
+            t.abort()  # drop what it did not read: that is the memory to give back
 
 
 class Worker:
@@ -354,6 +426,7 @@ class Worker:
         self.ctxs: dict[int, Ctx] = {}
         self.all_ctx = Ctx(None, self)
         self.peers: dict[int, PeerLink] = {}
+        self.owner_links: list[OwnerLink] = []  # peers' links to the DBs owned here
         self.clients: dict[int, Client] = {}
         self.dirty_clients: list[Client] = []
         self.dirty_links: list = []
@@ -363,11 +436,27 @@ class Worker:
         self.stat_commands = 0
         self.stat_connections = 0
         self.compacting = 0  # background compactions running (COMPACT)
+        # (engine, reply, how many replies it stands for) of this turn's replies
+        # that show uncommitted writes: replaced by errors if the commit fails.
+        self.tainted: list[tuple[Engine, bytes, int]] = []
+        self.fsync = config.get("appendfsync")
+        self.set_output_limits(config.get("client-output-buffer-limit"))
+        self.last_resume_check = 0.0
         # Lookup by the name as clients usually send it (lower or upper case);
         # other spellings fall back to a lower() (commands are loaded by now).
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
         self._client_ids = index  # ids are unique across workers: index + k*nworkers
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    def set_output_limits(self, text: str) -> None:
+        """Apply client-output-buffer-limit (at start and on CONFIG SET)."""
+        try:
+            self.output_limits = parse_output_limits(text)
+        except ValueError as e:
+            log.error("client-output-buffer-limit %r: %s; no limits", text, e)
+            self.output_limits = {}
+        normal = self.output_limits.get("normal", (0, 0, 0))
+        self.output_limited = bool(normal[0] or normal[1])
 
     def new_client_id(self) -> int:
         self._client_ids += self.nworkers
@@ -397,12 +486,72 @@ class Worker:
         pending = engine.PENDING
         while pending:
             pending.pop().commit()
+        if engine.FAILED:
+            self.writes_lost()
+        if self.tainted:
+            self.tainted.clear()
         links, self.dirty_links = self.dirty_links, []
         for link in links:
             link.flush()
         clients, self.dirty_clients = self.dirty_clients, []
         for c in clients:
             c.flush()
+
+    def writes_lost(self) -> None:
+        """Some DB's batch could not be written (disk full ...): every reply of
+        this turn that showed its writes becomes a MISCONF error, so that
+        nothing unwritten is acknowledged. The DBs then refuse writes until
+        the disk recovers (resume_writes)."""
+        failed = engine.FAILED
+        bad: dict[int, bytes] = {}
+        for eng, reply, n in self.tainted:
+            if eng in failed:
+                bad[id(reply)] = encode(RespError(misconf(eng.failed or "")), False) * n
+        for eng in failed:
+            log.error("%s: the writes of one event-loop turn were not applied (%s); %d replies "
+                      "turned into errors; writes refused until the disk recovers",
+                      eng.path, eng.failed, len(bad))
+        failed.clear()
+        if not bad:
+            return
+        for c in self.clients.values():
+            out = c.out
+            for i, r in enumerate(out):
+                if id(r) in bad:
+                    out[i] = bad[id(r)]
+            slots = c.slots
+            for i, r in enumerate(slots):
+                if type(r) is list:
+                    if id(r[0]) in bad:
+                        r[0] = bad[id(r[0])]
+                elif id(r) in bad:
+                    slots[i] = bad[id(r)]
+        for link in self.owner_links:
+            link.replace_replies(bad)
+
+    def resume_writes(self, force: bool = False) -> str | None:
+        """Reopen the DBs whose writes failed once the disk has room again
+        (least-free-disk-resume-size); None when every DB writes again, else why not."""
+        failed = [db for db in self.dbs.values() if db.engine.failed is not None]
+        if not failed:
+            return None
+        if self.compacting:  # a COMPACT thread uses the engines: not now
+            return "ERR a COMPACT is running; retry when it is done"
+        need = self.config.int("least-free-disk-resume-size")
+        for db in failed:
+            st = os.statvfs(db.engine.path)
+            free = st.f_bavail * st.f_frsize
+            if free < need:
+                return "ERR The available disk capacity is insufficient"
+            log.info("db%d: %d bytes free on disk: reopening to resume writes", db.index, free)
+            db.engine.close()
+            try:
+                db.reopen(self.open_engine(db.index))
+            except Exception as e:  # still no room: try again later
+                log.error("db%d: reopen failed: %s", db.index, e)
+                return f"ERR reopening db{db.index} failed: {engine.short_error(e)}"
+            log.info("db%d: writes resumed", db.index)
+        return None
 
     # -- execution -----------------------------------------------------------
     def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn,
@@ -413,6 +562,9 @@ class Worker:
         ctx.resp3 = resp3
         ctx.conn = conn
         ctx.client_id = client_id
+        eng = ctx.db.engine if db >= 0 else None
+        if eng is not None and eng.failed is not None and cmd.is_write:
+            return encode(RespError(misconf(eng.failed)), resp3)
         try:
             r = cmd.handler(ctx, args)
         except RespError as e:
@@ -421,10 +573,20 @@ class Worker:
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
         if READY:  # the command fed keys that clients are blocked on
-            blocking.serve_all(self)
+            _SERVING[:] = (eng, self.tainted)
+            try:
+                blocking.serve_all(self)
+            finally:
+                _SERVING.clear()
         if type(r) is Deferred:
             return r
-        return encode(r, resp3)
+        r = encode(r, resp3)
+        if eng is not None and (eng.dirty or engine.FAILED):
+            # The reply may show writes not committed yet: keep track of it.
+            r = Pending(r)
+            self.tainted.append((eng, r, ctx.nreplies))
+            ctx.nreplies = 1
+        return r
 
     def execute_forwarded(self, db: int, resp3: bool, client_id: int, args: list[bytes],
                           link: OwnerLink, rid: int) -> None:
@@ -512,6 +674,7 @@ class Worker:
             block_cache_size=cfg.int("block-cache"),
             max_background_jobs=cfg.int("max-background-jobs"),
             compression=cfg.get("compression"),
+            fsync=cfg.get("appendfsync"),
         )
 
     def open_databases(self) -> None:
@@ -519,6 +682,11 @@ class Worker:
             db = Database(i, self.open_engine(i), self.clock)
             self.dbs[i] = db
             self.ctxs[i] = Ctx(db, self)
+
+    def new_owner_link(self) -> OwnerLink:
+        link = OwnerLink(self)
+        self.owner_links.append(link)
+        return link
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -528,7 +696,7 @@ class Worker:
         path = socket_path(self.run_dir, self.index)
         if os.path.exists(path):
             os.unlink(path)
-        ipc_server = await loop.create_unix_server(lambda: OwnerLink(self), path)
+        ipc_server = await loop.create_unix_server(lambda: self.new_owner_link(), path)
         for i in range(self.nworkers):
             if i != self.index:
                 self.peers[i] = PeerLink(self, i)
@@ -558,6 +726,8 @@ class Worker:
             await asyncio.sleep(0.1)
             tick += 1
             self.clock.tick()
+            if tick % 10 == 0:
+                self.disk_cron()
             for db in self.dbs.values():
                 # Like Redis: keep going while a cycle finds plenty to do, but yield often.
                 for _ in range(10):
@@ -570,6 +740,23 @@ class Worker:
                 for c in list(self.clients.values()):
                     if c.last_io < limit and not c.waiting and c.transport is not None:
                         c.transport.close()
+
+    def disk_cron(self) -> None:
+        """Once a second: fsync the WAL (appendfsync everysec) and try to
+        resume writes after a disk error (every manually-resume-interval s)."""
+        fsync = self.config.get("appendfsync")  # CONFIG SET may change it
+        if fsync != self.fsync:
+            self.fsync = fsync
+            for db in self.dbs.values():
+                db.engine.set_fsync(fsync)
+        if fsync == "everysec":
+            for db in self.dbs.values():
+                db.engine.sync_wal()
+        if any(db.engine.failed is not None for db in self.dbs.values()):
+            now = time.monotonic()
+            if now - self.last_resume_check >= self.config.int("manually-resume-interval"):
+                self.last_resume_check = now
+                self.resume_writes()
 
     def close(self) -> None:
         for db in self.dbs.values():
@@ -602,6 +789,7 @@ def run_batch(ctx, args):
         joined.resolve_raw(b"".join(parts))
 
     run_from(0)
+    ctx.nreplies = len(cmds)  # the nested commands reset it
     return Raw(joined.result) if joined.result is not None else joined
 
 
@@ -613,7 +801,15 @@ def run(index: int, config: Config) -> None:
     w = Worker(index, config)
     owned = ",".join(f"db{i}" for i in w.owned())
     setproctitle(f"pikamp: worker {index} [{owned}]")
-    w.open_databases()
+    try:
+        w.open_databases()
+    except Exception as e:
+        # A full disk or a newer format: restarting cannot help, so say it once
+        # and have the supervisor stop. Other errors restart with back-off.
+        if not isinstance(e, FormatError) and engine.short_error(e) not in engine.DISK_ERRORS:
+            raise
+        log.error("worker %d cannot open its databases: %s", index, e)
+        raise SystemExit(FATAL_EXIT) from None
     try:
         uvloop.run(w.serve())
     finally:

@@ -1,4 +1,4 @@
-"""Pika's operations commands: COMPACT."""
+"""Pika's operations commands: COMPACT, DISKRECOVERY."""
 from __future__ import annotations
 
 import logging
@@ -53,4 +53,16 @@ def compact(ctx, args):
     dbs = [db for i, db in sorted(worker.dbs.items()) if wanted is None or i in wanted]
     if dbs:
         _compact_in_background(worker, dbs)
+    return "OK"
+
+
+@command("diskrecovery", 1, "admin", route=ALL, group="server", since="pika",
+         summary="Resume writes after a disk error, if the disk has room again (Pika)",
+         complexity="O(N) where N is the number of DBs")
+def diskrecovery(ctx, args):
+    """Pika's DISKRECOVERY: each worker reopens the DBs that refuse writes,
+    once at least least-free-disk-resume-size bytes are free."""
+    why = ctx.worker.resume_writes()
+    if why is not None:
+        raise RespError(why)
     return "OK"

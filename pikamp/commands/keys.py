@@ -20,6 +20,7 @@ from pikamp.errors import (
     SAME_OBJECT,
     SYNTAX,
     RespError,
+    misconf,
 )
 from pikamp.glob import compile_pattern
 from pikamp.ipc import call_blocking
@@ -106,6 +107,9 @@ def flushdb(ctx, args):
 @command("flushall", -1, "write", route=ALL, group="server", summary="Remove all keys from all databases")
 def flushall(ctx, args):
     _flush_mode(args)
+    for db in ctx.worker.dbs.values():
+        if db.engine.failed is not None:  # all or nothing
+            raise RespError(misconf(db.engine.failed))
     for db in ctx.worker.dbs.values():
         db.flush()
     return "OK"

@@ -30,6 +30,11 @@ _DOUBLE = struct.Struct(">d")
 
 HEADER_LEN = _HDR.size  # 9
 DBSIZE_KEY = b"dbsize"
+# The on-disk layout's version, in the default column family of every DB.
+# Raise it with any change older code would misread, and migrate at open
+# (Database._check_format).
+FORMAT_KEY = b"format-version"
+FORMAT_VERSION = 1
 LIST_INITIAL_LEFT = 1 << 62  # lists grow down from here ...
 LIST_INITIAL_RIGHT = (1 << 62) + 1  # ... and up from here
 

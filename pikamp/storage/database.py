@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from pikamp.errors import WRONGTYPE, RespError
+from pikamp.errors import WRONGTYPE, RespError, misconf
 from pikamp.storage import codec
 from pikamp.storage.codec import STRING
 from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
@@ -13,6 +13,10 @@ from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
 # DBs of this process with written keys that clients are blocked on; the
 # worker has pikamp.blocking serve them after every command.
 READY: list["Database"] = []
+
+
+class FormatError(Exception):
+    """A DB directory in a layout this version of pikamp cannot read."""
 
 
 class Clock:
@@ -43,12 +47,34 @@ class Database:
         self.ready: list[bytes] = []
 
     def reopen(self, engine: Engine) -> None:
-        """Serve this DB from ``engine`` (at start, or after SWAPDB reopened it)."""
+        """Serve this DB from ``engine`` (at start, after SWAPDB, after a disk
+        error). Raises FormatError for a layout this pikamp cannot read."""
         self.engine = engine
         engine.before_commit = self._store_size
-        raw = engine.get(STATE, codec.DBSIZE_KEY)
+        engine.after_drop = self._load_size
+        self._load_size()
+        self._check_format()
+
+    def _load_size(self) -> None:
+        raw = self.engine.get(STATE, codec.DBSIZE_KEY)
         self.size = codec.unpack_u64(raw) if raw else 0
         self._size_dirty = False
+
+    def _check_format(self) -> None:
+        """The layout version on disk: recorded in a DB that has none (new, or
+        written before versions were recorded: the same layout), refused when
+        newer than this code. A later layout migrates older versions here."""
+        eng = self.engine
+        raw = eng.get(STATE, codec.FORMAT_KEY)
+        if raw is None:
+            eng.put(STATE, codec.FORMAT_KEY, b"%d" % codec.FORMAT_VERSION)
+            eng.commit()
+            return
+        version = int(raw) if raw.isdigit() else -1
+        if not 1 <= version <= codec.FORMAT_VERSION:
+            raise FormatError(
+                f"{eng.path} has on-disk format version {raw.decode('latin-1')}, but this pikamp "
+                f"reads versions 1 to {codec.FORMAT_VERSION}: it was written by a newer pikamp")
 
     # -- lookup --------------------------------------------------------------
     def lookup(self, key: bytes) -> bytes | None:
@@ -143,7 +169,8 @@ class Database:
                 eng.delete(cf, k)
         self.size = 0
         self._size_dirty = True
-        eng.commit()
+        if not eng.commit():
+            raise RespError(misconf(eng.failed or ""))
         return n
 
     def commit(self) -> None:

@@ -8,6 +8,8 @@ are sent: an acknowledged write is in the WAL.
 """
 from __future__ import annotations
 
+import gc
+import logging
 import os
 from typing import Callable, Iterator
 
@@ -20,7 +22,12 @@ from rocksdict import (
     Options,
     Rdict,
     WriteBatch,
+    WriteOptions,
 )
+
+from pikamp.errors import RespError, misconf
+
+log = logging.getLogger("pikamp.engine")
 
 # Column families; their order is their index in Engine.handles.
 META, DATA, ZSCORE, EXPIRES, STATE = 0, 1, 2, 3, 4
@@ -31,6 +38,23 @@ _DELETED = object()
 # Engines with writes not yet committed, in this process: the worker commits
 # exactly these at the end of each event-loop turn.
 PENDING: list["Engine"] = []
+# Engines whose commit failed since the worker last looked: the replies of
+# their turn must not be sent as if the writes had been made.
+FAILED: list["Engine"] = []
+
+
+# Causes of a failed write that only room on the disk (or its repair) cures.
+DISK_ERRORS = ("No space left on device", "Read-only file system", "Disk quota exceeded",
+               "Input/output error")
+
+
+def short_error(e: BaseException) -> str:
+    """The cause of a RocksDB error in a few words ("No space left on device")."""
+    text = str(e)
+    for cause in DISK_ERRORS + ("Too many open files",):
+        if cause in text:
+            return cause
+    return text.splitlines()[0][:120] if text else type(e).__name__
 
 
 def _options(write_buffer_size: int, cache: Cache, compression: str) -> Options:
@@ -68,6 +92,7 @@ class Engine:
         max_background_jobs: int = 2,
         compression: str = "snappy",
         secondary_path: str | None = None,
+        fsync: str = "no",
     ) -> None:
         self.path = path
         cache = Cache(block_cache_size)
@@ -89,6 +114,15 @@ class Engine:
         # Called by commit() before the batch is written, to add to it (the
         # Database's key count goes in the same batch as the keys).
         self.before_commit: Callable[[], None] | None = None
+        # Called when a batch is dropped instead of written, so in-memory
+        # state derived from it (the key count) is read back from disk.
+        self.after_drop: Callable[[], None] | None = None
+        # The error of the last failed write: until the engine is reopened,
+        # RocksDB refuses every write, and so do we (reads keep working).
+        self.failed: str | None = None
+        self.write_opts = WriteOptions()
+        self.unsynced = False  # written since the last WAL fsync
+        self.set_fsync(fsync)
         # (cf, key) -> value or _DELETED, for writes not yet in RocksDB.
         self.overlay: dict[tuple[int, bytes], object] = {}
 
@@ -108,8 +142,8 @@ class Engine:
 
         Iterators read RocksDB directly, so pending writes are committed first.
         """
-        if self.dirty:
-            self.commit()
+        if self.dirty and not self.commit():
+            raise RespError(misconf(self.failed or ""))
         it = self.cfs[cf].iter()
         if not reverse:
             it.seek(start)
@@ -157,15 +191,51 @@ class Engine:
         self.dirty = True
         PENDING.append(self)
 
-    def commit(self) -> None:
-        """Write this turn's batch to the WAL and memtable as one atomic unit."""
-        if self.dirty:
-            if self.before_commit is not None:
-                self.before_commit()
-            batch, self.batch = self.batch, WriteBatch(raw_mode=True)
-            self.overlay.clear()
-            self.dirty = False
-            self.db.write(batch)
+    def set_fsync(self, mode: str) -> None:
+        """appendfsync: "always" fsyncs the WAL in every commit (one fsync per
+        DB per event-loop turn: group commit), "everysec" leaves it to
+        ``sync_wal`` once a second, "no" to the OS."""
+        self.fsync = mode
+        self.write_opts.sync = mode == "always"
+
+    def commit(self) -> bool:
+        """Write this turn's batch to the WAL and memtable as one atomic unit.
+
+        False when it could not be written (the disk is full ...): the batch is
+        dropped whole, so RocksDB holds none of it, and the engine refuses
+        writes from then on (``failed``) until it is reopened."""
+        if not self.dirty:
+            return True
+        if self.before_commit is not None:
+            self.before_commit()
+        batch, self.batch = self.batch, WriteBatch(raw_mode=True)
+        self.overlay.clear()
+        self.dirty = False
+        if self.failed is None:
+            try:
+                self.db.write(batch, self.write_opts)
+                self.unsynced = True
+                return True
+            except Exception as e:  # RocksDB raises a bare Exception for IO errors
+                self.failed = short_error(e)
+                log.error("%s: write failed, writes refused until the disk recovers: %s", self.path, e)
+        # Writes are refused while failed; what still got here (a lazy
+        # expiry's delete) is dropped with the rest of the batch.
+        if self not in FAILED:
+            FAILED.append(self)
+        if self.after_drop is not None:
+            self.after_drop()
+        return False
+
+    def sync_wal(self) -> None:
+        """fsync what was written since the last call (appendfsync everysec)."""
+        if self.unsynced and self.failed is None:
+            self.unsynced = False
+            try:
+                self.db.flush_wal(True)
+            except Exception as e:
+                self.failed = short_error(e)
+                log.error("%s: WAL fsync failed, writes refused until the disk recovers: %s", self.path, e)
 
     # -- maintenance -------------------------------------------------------
     def compact(self) -> None:
@@ -192,14 +262,23 @@ class Engine:
         return total
 
     def close(self) -> None:
-        """Write what is pending and close RocksDB (a second call does nothing)."""
+        """Write what is pending and close RocksDB (a second call does nothing).
+
+        Also after a failed write: close() then raises RocksDB's error, yet the
+        instance must let go of its files and LOCK so the DB can be reopened."""
         if not self.cfs:
             return
         self.commit()
-        for cf in self.cfs[:-1]:
-            cf.close()
-        self.db.close()
+        if self.fsync != "no" and self.failed is None:
+            self.sync_wal()
+        for cf in self.cfs[:-1] + [self.db]:
+            try:
+                cf.close()
+            except Exception as e:
+                log.warning("%s: close: %s", self.path, short_error(e))
         # Column family objects keep RocksDB (and its LOCK) alive after close():
         # drop them so the directory can be reopened in this process (SWAPDB).
         self.cfs = []
         self.handles = []
+        self.db = None  # type: ignore[assignment]
+        gc.collect()  # the binding frees the instance only when unreferenced
