@@ -29,7 +29,7 @@ from pikamp.protocol import ProtocolError, RequestParser
 from pikamp.resp import Raw, encode
 from pikamp.storage import engine
 from pikamp.storage.database import READY, Clock, Database, FormatError
-from pikamp.storage.engine import Engine
+from pikamp.storage.engine import Engine, Tuning
 from supervisor.manager import FATAL_EXIT
 
 log = logging.getLogger("pikamp.worker")
@@ -442,6 +442,7 @@ class Worker:
         self.fsync = config.get("appendfsync")
         self.set_output_limits(config.get("client-output-buffer-limit"))
         self.last_resume_check = 0.0
+        self.tuning: Tuning | None = None  # RocksDB options, built at the first open
         # Lookup by the name as clients usually send it (lower or upper case);
         # other spellings fall back to a lower() (commands are loaded by now).
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
@@ -668,12 +669,29 @@ class Worker:
     def open_engine(self, index: int) -> Engine:
         """Open DB ``index``'s RocksDB with the configured options."""
         cfg = self.config
+        if self.tuning is None:
+            # One block cache and one memtable budget for every DB of this
+            # worker: memory is bounded by the configuration, not by the number
+            # of DBs x column families.
+            self.tuning = Tuning(
+                write_buffer_size=cfg.int("write-buffer-size"),
+                block_size=cfg.int("block-size"),
+                cache_index_and_filter_blocks=cfg.bool("cache-index-and-filter-blocks"),
+                partitioned_index_filters=cfg.bool("enable-partitioned-index-filters"),
+                optimize_filters_for_hits=cfg.bool("optimize-filters-for-hits"),
+                dynamic_level_bytes=cfg.bool("level-compaction-dynamic-level-bytes"),
+                target_file_size_base=cfg.int("target-file-size-base"),
+                max_subcompactions=cfg.int("max-subcompactions"),
+                rate_limit=cfg.int("rate-limiter-bandwidth"),
+                compression=cfg.get("compression"),
+                cache=engine.new_cache(cfg.int("block-cache")) if cfg.bool("share-block-cache") else None,
+                write_buffers=engine.new_write_buffers(cfg.int("max-write-buffer-size")),
+            )
         return Engine(
             self.db_path(index),
-            write_buffer_size=cfg.int("write-buffer-size"),
+            tuning=self.tuning,
             block_cache_size=cfg.int("block-cache"),
             max_background_jobs=cfg.int("max-background-jobs"),
-            compression=cfg.get("compression"),
             fsync=cfg.get("appendfsync"),
         )
 

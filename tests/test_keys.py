@@ -16,7 +16,7 @@ from pikamp.numbers import parse_cursor
 from pikamp.storage import codec, collections, keyspace
 from pikamp.storage.cursors import ScanCursors
 from pikamp.storage.database import Clock, Database
-from pikamp.storage.engine import DATA, ZSCORE, Engine
+from pikamp.storage.engine import DATA, ZSCORE, Engine, Tuning
 
 
 def need(diff, *cmd) -> None:
@@ -563,7 +563,7 @@ def test_swapdb_survives_a_restart(tmp_path):
 @pytest.fixture
 def dbs(tmp_path):
     clock = Clock()
-    opened = [Database(i, Engine(str(tmp_path / f"db{i}"), write_buffer_size=1 << 20,
+    opened = [Database(i, Engine(str(tmp_path / f"db{i}"), tuning=Tuning(write_buffer_size=1 << 20),
                                  block_cache_size=1 << 20), clock) for i in range(2)]
     yield opened
     for db in opened:
@@ -690,7 +690,7 @@ def test_detached_engine_can_be_reopened(dbs, tmp_path):
     db = dbs[1]
     db.put_meta(b"k", codec.encode_string(b"v"), None)
     path = keyspace.detach_engine(db)
-    db.reopen(Engine(path, write_buffer_size=1 << 20, block_cache_size=1 << 20))
+    db.reopen(Engine(path, tuning=Tuning(write_buffer_size=1 << 20), block_cache_size=1 << 20))
     assert db.size == 1 and db.lookup(b"k") is not None
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from rocksdict import (
     AccessType,
+    BlockBasedIndexType,
     BlockBasedOptions,
     Cache,
     Checkpoint,
@@ -22,6 +24,7 @@ from rocksdict import (
     Options,
     Rdict,
     WriteBatch,
+    WriteBufferManager,
     WriteOptions,
 )
 
@@ -57,17 +60,69 @@ def short_error(e: BaseException) -> str:
     return text.splitlines()[0][:120] if text else type(e).__name__
 
 
-def _options(write_buffer_size: int, cache: Cache, compression: str) -> Options:
+@dataclass
+class Tuning:
+    """RocksDB options of one worker's DBs (the config keys of the same names)."""
+
+    write_buffer_size: int = 64 << 20
+    block_size: int = 4096
+    cache_index_and_filter_blocks: bool = True
+    partitioned_index_filters: bool = True
+    optimize_filters_for_hits: bool = False
+    dynamic_level_bytes: bool = True
+    target_file_size_base: int = 64 << 20
+    max_subcompactions: int = 1
+    rate_limit: int = 0  # bytes/s of flush + compaction writes; 0: none
+    compression: str = "snappy"
+    # Shared by every DB of the worker when given (share-block-cache and the
+    # memtable budget, max-write-buffer-size); else each DB has its own.
+    cache: Cache | None = None
+    write_buffers: WriteBufferManager | None = None
+
+
+def new_cache(size: int) -> Cache:
+    """A block cache to share between engines (Tuning.cache)."""
+    return Cache(size)
+
+
+def new_write_buffers(size: int) -> WriteBufferManager | None:
+    """One memtable budget for engines sharing it (Tuning.write_buffers); 0: none.
+    Writes stall rather than exceed it."""
+    return WriteBufferManager(size, True) if size > 0 else None
+
+
+def _options(t: Tuning, cache: Cache) -> Options:
     opts = Options(raw_mode=True)
     opts.create_if_missing(True)
     opts.create_missing_column_families(True)
     table = BlockBasedOptions()
     table.set_bloom_filter(10, False)
     table.set_block_cache(cache)
-    table.set_cache_index_and_filter_blocks(True)
-    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    table.set_block_size(t.block_size)
+    if t.cache_index_and_filter_blocks:
+        # Bounded memory whatever the data size: index and filters live in the
+        # block cache. Unpartitioned, one filter block per SST (MBs at 1M
+        # keys) may not fit a cache shard and is re-read on every lookup:
+        # partitioned, lookups touch one small partition, and the pinned top
+        # level stays in memory.
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+        if t.partitioned_index_filters:
+            table.set_index_type(BlockBasedIndexType.two_level_index_search())
+            table.set_partition_filters(True)
+            table.set_pin_top_level_index_and_filter(True)
+            table.set_metadata_block_size(4096)
+            table.set_format_version(5)
     opts.set_block_based_table_factory(table)
-    opts.set_write_buffer_size(write_buffer_size)
+    opts.set_write_buffer_size(t.write_buffer_size)
+    if t.write_buffers is not None:
+        opts.set_write_buffer_manager(t.write_buffers)
+    opts.set_optimize_filters_for_hits(t.optimize_filters_for_hits)
+    opts.set_level_compaction_dynamic_level_bytes(t.dynamic_level_bytes)
+    opts.set_target_file_size_base(t.target_file_size_base)
+    opts.set_max_subcompactions(t.max_subcompactions)
+    if t.rate_limit > 0:
+        opts.set_ratelimiter(t.rate_limit, 100_000, 10)
     opts.set_compression_type(
         {
             "none": DBCompressionType.none(),
@@ -75,7 +130,7 @@ def _options(write_buffer_size: int, cache: Cache, compression: str) -> Options:
             "lz4": DBCompressionType.lz4(),
             "zstd": DBCompressionType.zstd(),
             "zlib": DBCompressionType.zlib(),
-        }.get(compression, DBCompressionType.snappy())
+        }.get(t.compression, DBCompressionType.snappy())
     )
     return opts
 
@@ -87,18 +142,19 @@ class Engine:
         self,
         path: str,
         *,
-        write_buffer_size: int = 64 << 20,
+        tuning: Tuning | None = None,
         block_cache_size: int = 64 << 20,
         max_background_jobs: int = 2,
-        compression: str = "snappy",
         secondary_path: str | None = None,
         fsync: str = "no",
     ) -> None:
         self.path = path
-        cache = Cache(block_cache_size)
-        opts = _options(write_buffer_size, cache, compression)
+        t = tuning or Tuning()
+        cache = t.cache if t.cache is not None else Cache(block_cache_size)
+        self.cache = cache
+        opts = _options(t, cache)
         opts.set_max_background_jobs(max_background_jobs)
-        cfs = {name: _options(write_buffer_size, cache, compression) for name in CF_NAMES[:-1]}
+        cfs = {name: _options(t, cache) for name in CF_NAMES[:-1]}
         if secondary_path is None:
             os.makedirs(path, exist_ok=True)
             self.db = Rdict(path, opts, column_families=cfs)
