@@ -208,6 +208,16 @@ class Client(asyncio.Protocol):
             self.closing = True
             w.mark_client(self)
             return
+        buf = self.parser.buf  # a split request's bytes so far (None on the fast path)
+        if buf is not None and len(buf) > w.query_limit:
+            # As Redis: the raw query buffer of one client is bounded; the
+            # commands already complete still run, then the client goes.
+            log.warning("closing client id=%d addr=%s that reached max query buffer length (%d bytes)",
+                        self.id, self.addr, len(buf))
+            self.closing = True
+            self.run_commands(cmds)
+            w.mark_client(self)
+            return
         if len(cmds) > 1 and w.nworkers > 1 and self.parser.whole and self.forward_read(data, cmds):
             return
         self.run_commands(cmds)
@@ -441,6 +451,7 @@ class Worker:
         self.tainted: list[tuple[Engine, bytes, int]] = []
         self.fsync = config.get("appendfsync")
         self.set_output_limits(config.get("client-output-buffer-limit"))
+        self.query_limit = config.int("client-query-buffer-limit")
         self.last_resume_check = 0.0
         self.tuning: Tuning | None = None  # RocksDB options, built at the first open
         # Lookup by the name as clients usually send it (lower or upper case);

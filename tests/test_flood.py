@@ -118,3 +118,31 @@ def test_unauthenticated_flood_is_closed(tmp_path):
         assert psutil.pid_exists(s.proc.pid)
     finally:
         s.stop()
+
+
+def test_query_buffer_limit_closes_client(srv):
+    c = redis.Redis(host=HOST, port=srv.port)
+    c.config_set("client-query-buffer-limit", 1 << 20)
+    try:
+        s = socket.create_connection((HOST, srv.port))
+        s.sendall(b"PING\r\n*2\r\n$3\r\nGET\r\n$3000000\r\n")  # a 3 MB bulk, sent in part
+        sent = 0
+        s.settimeout(5)
+        try:
+            while sent < 2_500_000:
+                s.sendall(b"x" * 100_000)
+                sent += 100_000
+        except OSError:
+            pass
+        got = b""
+        try:
+            while chunk := s.recv(100):
+                got += chunk
+        except OSError:
+            pass
+        s.close()
+        assert got == b"+PONG\r\n"  # answered, then closed with no more
+        assert c.ping()
+    finally:
+        c.config_set("client-query-buffer-limit", 1 << 30)
+        c.close()

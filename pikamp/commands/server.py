@@ -289,6 +289,7 @@ _MUTABLE: dict[str, tuple | None] = {  # (lo, hi) integers, or the names allowed
     "requirepass": None,
     "appendfsync": ("always", "everysec", "no"),
     "client-output-buffer-limit": None,  # checked by parse_output_limits
+    "client-query-buffer-limit": (1 << 20, 2**63 - 1),  # Redis' minimum: 1 MB
 }
 
 _CONFIG_HELP = [
@@ -431,6 +432,8 @@ def _apply_config(ctx, args):
             w.requirepass = text
         elif name == "maxclients":
             w.maxclients = int(text)
+        elif name == "client-query-buffer-limit":
+            w.query_limit = int(text)
     return "OK"
 
 
