@@ -868,3 +868,30 @@ def test_big_requests_after_auth_are_fine(pw_ports):
         assert c.call("AUTH", "sekret") == b"+OK\r\n"
         assert c.call("SET", "big-after-auth", "x" * 20000) == b"+OK\r\n"
         c.close()
+
+
+@pytest.mark.parametrize("data", [
+    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n*3\r\n$4\r\nECHO\r\n*1\r\n$4\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n*1\r\n$4\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n*2\r\n*1\r\n$4\r\nPING\r\n",
+])
+def test_nested_request_after_whole_ones_is_a_protocol_error(pikamp_server, redis_server, data):
+    """A read ending in what looks like a whole command, but nested in an
+    unfinished request, must not pass the whole-read fast path."""
+    import socket as _socket
+
+    got = []
+    for port in (pikamp_server.port, redis_server.port):
+        s = _socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        s.sendall(data)
+        buf = b""
+        try:
+            while chunk := s.recv(4096):
+                buf += chunk
+        except OSError:
+            pass
+        s.close()
+        got.append(buf)
+    assert got[0] == got[1]
+    assert b"Protocol error" in got[0]
