@@ -23,7 +23,7 @@ from pikamp import blocking, clientcount
 from pikamp.commands import load_all
 from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, parse_output_limits
-from pikamp.errors import NOAUTH, RespError, misconf, unknown_command, wrong_arity
+from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
 from pikamp.resp import Raw, encode
@@ -449,7 +449,6 @@ class Worker:
         # (engine, reply, how many replies it stands for) of this turn's replies
         # that show uncommitted writes: replaced by errors if the commit fails.
         self.tainted: list[tuple[Engine, bytes, int]] = []
-        self.fsync = config.get("appendfsync")
         self.set_output_limits(config.get("client-output-buffer-limit"))
         self.query_limit = config.int("client-query-buffer-limit")
         self.last_resume_check = 0.0
@@ -459,6 +458,11 @@ class Worker:
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
         self._client_ids = index  # ids are unique across workers: index + k*nworkers
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    def set_fsync(self, mode: str) -> None:
+        """Apply appendfsync to the open DBs (CONFIG SET; open_engine reads the config)."""
+        for db in self.dbs.values():
+            db.engine.set_fsync(mode)
 
     def set_output_limits(self, text: str) -> None:
         """Apply client-output-buffer-limit (at start and on CONFIG SET)."""
@@ -518,7 +522,7 @@ class Worker:
         bad: dict[int, bytes] = {}
         for eng, reply, n in self.tainted:
             if eng in failed:
-                bad[id(reply)] = encode(RespError(misconf(eng.failed or "")), False) * n
+                bad[id(reply)] = encode(eng.refusal(), False) * n
         for eng in failed:
             log.error("%s: the writes of one event-loop turn were not applied (%s); %d replies "
                       "turned into errors; writes refused until the disk recovers",
@@ -541,7 +545,7 @@ class Worker:
         for link in self.owner_links:
             link.replace_replies(bad)
 
-    def resume_writes(self, force: bool = False) -> str | None:
+    def resume_writes(self) -> str | None:
         """Reopen the DBs whose writes failed once the disk has room again
         (least-free-disk-resume-size); None when every DB writes again, else why not."""
         failed = [db for db in self.dbs.values() if db.engine.failed is not None]
@@ -576,7 +580,7 @@ class Worker:
         ctx.client_id = client_id
         eng = ctx.db.engine if db >= 0 else None
         if eng is not None and eng.failed is not None and cmd.is_write:
-            return encode(RespError(misconf(eng.failed)), resp3)
+            return encode(eng.refusal(), resp3)
         try:
             r = cmd.handler(ctx, args)
         except RespError as e:
@@ -773,13 +777,8 @@ class Worker:
     def disk_cron(self) -> None:
         """Once a second: fsync the WAL (appendfsync everysec) and try to
         resume writes after a disk error (every manually-resume-interval s)."""
-        fsync = self.config.get("appendfsync")  # CONFIG SET may change it
-        if fsync != self.fsync:
-            self.fsync = fsync
-            for db in self.dbs.values():
-                db.engine.set_fsync(fsync)
-        if fsync == "everysec":
-            for db in self.dbs.values():
+        for db in self.dbs.values():
+            if db.engine.fsync == "everysec":
                 db.engine.sync_wal()
         if any(db.engine.failed is not None for db in self.dbs.values()):
             now = time.monotonic()

@@ -16,6 +16,22 @@ def encode_command(args) -> bytes:
     return b"".join(parts)
 
 
+def read_to_eof(s: socket.socket, timeout: float) -> tuple[bytes, bool]:
+    """Everything the server sends until it closes; (bytes, closed in time)."""
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out, True
+            out += chunk
+    except TimeoutError:
+        return out, False
+    except ConnectionResetError:
+        return out, True
+
+
 class RawConn:
     """One connection; ``call`` sends a command and returns the raw reply bytes."""
 

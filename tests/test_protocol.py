@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 import redis
-from resp_client import RawConn, encode_command, parse
+from resp_client import RawConn, encode_command, parse, read_to_eof
 from servers import HOST, PikampServer, free_port
 
 from pikamp.protocol import ProtocolError, RequestParser
@@ -30,22 +30,6 @@ def connect(port: int, timeout: float = 10.0) -> socket.socket:
     s = socket.create_connection((HOST, port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
-
-
-def read_to_eof(s: socket.socket, timeout: float) -> tuple[bytes, bool]:
-    """Everything the server sends until it closes; (bytes, closed in time)."""
-    s.settimeout(timeout)
-    out = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out, True
-            out += chunk
-    except TimeoutError:
-        return out, False
-    except ConnectionResetError:
-        return out, True
 
 
 def answer_and_close(port: int, data: bytes, timeout: float = 5.0) -> bytes:
@@ -878,20 +862,6 @@ def test_big_requests_after_auth_are_fine(pw_ports):
 def test_nested_request_after_whole_ones_is_a_protocol_error(pikamp_server, redis_server, data):
     """A read ending in what looks like a whole command, but nested in an
     unfinished request, must not pass the whole-read fast path."""
-    import socket as _socket
-
-    got = []
-    for port in (pikamp_server.port, redis_server.port):
-        s = _socket.create_connection(("127.0.0.1", port))
-        s.settimeout(5)
-        s.sendall(data)
-        buf = b""
-        try:
-            while chunk := s.recv(4096):
-                buf += chunk
-        except OSError:
-            pass
-        s.close()
-        got.append(buf)
+    got = [answer_and_close(port, data) for port in (pikamp_server.port, redis_server.port)]
     assert got[0] == got[1]
     assert b"Protocol error" in got[0]

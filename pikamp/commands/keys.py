@@ -20,7 +20,6 @@ from pikamp.errors import (
     SAME_OBJECT,
     SYNTAX,
     RespError,
-    misconf,
 )
 from pikamp.glob import compile_pattern
 from pikamp.ipc import call_blocking
@@ -109,7 +108,7 @@ def flushall(ctx, args):
     _flush_mode(args)
     for db in ctx.worker.dbs.values():
         if db.engine.failed is not None:  # all or nothing
-            raise RespError(misconf(db.engine.failed))
+            raise db.engine.refusal()
     for db in ctx.worker.dbs.values():
         db.flush()
     return "OK"

@@ -432,6 +432,8 @@ def _apply_config(ctx, args):
             w.requirepass = text
         elif name == "maxclients":
             w.maxclients = int(text)
+        elif name == "appendfsync":
+            w.set_fsync(text)
         elif name == "client-query-buffer-limit":
             w.query_limit = int(text)
     return "OK"

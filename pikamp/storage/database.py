@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from pikamp.errors import WRONGTYPE, RespError, misconf
+from pikamp.errors import WRONGTYPE, RespError
 from pikamp.storage import codec
 from pikamp.storage.codec import STRING
 from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
@@ -170,7 +170,7 @@ class Database:
         self.size = 0
         self._size_dirty = True
         if not eng.commit():
-            raise RespError(misconf(eng.failed or ""))
+            raise eng.refusal()
         return n
 
     def commit(self) -> None:

@@ -151,7 +151,6 @@ class Engine:
         self.path = path
         t = tuning or Tuning()
         cache = t.cache if t.cache is not None else Cache(block_cache_size)
-        self.cache = cache
         opts = _options(t, cache)
         opts.set_max_background_jobs(max_background_jobs)
         cfs = {name: _options(t, cache) for name in CF_NAMES[:-1]}
@@ -199,7 +198,7 @@ class Engine:
         Iterators read RocksDB directly, so pending writes are committed first.
         """
         if self.dirty and not self.commit():
-            raise RespError(misconf(self.failed or ""))
+            raise self.refusal()
         it = self.cfs[cf].iter()
         if not reverse:
             it.seek(start)
@@ -283,6 +282,10 @@ class Engine:
             self.after_drop()
         return False
 
+    def refusal(self) -> RespError:
+        """The error a write gets while the engine refuses writes (``failed``)."""
+        return RespError(misconf(self.failed or ""))
+
     def sync_wal(self) -> None:
         """fsync what was written since the last call (appendfsync everysec)."""
         if self.unsynced and self.failed is None:
@@ -325,7 +328,7 @@ class Engine:
         if not self.cfs:
             return
         self.commit()
-        if self.fsync != "no" and self.failed is None:
+        if self.fsync != "no":
             self.sync_wal()
         for cf in self.cfs[:-1] + [self.db]:
             try:
