@@ -163,10 +163,14 @@ def _whole_requests(data: bytes, cmds: list) -> bool:
     )
 
 
+BIG_BULK = 1 << 20  # bulks from this size on are collected as a list of reads
+
+
 class RequestParser:
     """Feed the bytes of each read, get the complete commands (lists of bytes)."""
 
-    __slots__ = ("_args", "_dead", "_left", "_need", "auth_required", "buf", "max_bulk", "reader", "whole")
+    __slots__ = ("_args", "_bulk", "_bulk_left", "_bulk_size", "_dead", "_left", "_need", "auth_required", "buf",
+                 "max_bulk", "reader", "whole")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.reader = hiredis.Reader()
@@ -176,6 +180,11 @@ class RequestParser:
         self._dead = False  # after a protocol error nothing more is read, as in Redis
         self._args: list[bytes] | None = None  # arguments so far of a split multibulk request
         self._left = 0  # arguments that request still lacks
+        # A big bulk that spans many reads is kept as the reads themselves and
+        # joined once when complete (one copy, not a growing buffer and a slice).
+        self._bulk: list[bytes] | None = None
+        self._bulk_left = 0  # bytes of that bulk still to come, with its CRLF
+        self._bulk_size = 0  # bytes held in _bulk
         # True when the last read was exactly its commands, canonically encoded
         # (so it can be forwarded as it came).
         self.whole = False
@@ -230,6 +239,10 @@ class RequestParser:
             return out
         rest = None
         try:
+            if self._bulk is not None:
+                data = self._take_bulk(data, out)
+                if data is None:
+                    return out
             if self.buf is not None:
                 self.buf += data
                 if len(self.buf) < self._need:
@@ -240,7 +253,7 @@ class RequestParser:
         except ProtocolError as e:
             e.partial = out
             self._dead = True
-            self.buf = self._args = None
+            self.buf = self._args = self._bulk = None
             raise
         if rest is None:
             return out
@@ -268,6 +281,35 @@ class RequestParser:
         if pos < len(data):
             self.buf = bytearray(data[pos:])
             self._slow(out, hand_back=False)
+
+    def buffered(self) -> int:
+        """Bytes of a split request held so far (client-query-buffer-limit)."""
+        return (0 if self.buf is None else len(self.buf)) + self._bulk_size
+
+    def _take_bulk(self, data: bytes, out: list[list[bytes]]) -> bytes | None:
+        """Add a read to the big bulk in progress; once it is complete, the
+        bytes after it (None while it is not)."""
+        bulk = self._bulk
+        assert bulk is not None and self._args is not None
+        left = self._bulk_left
+        payload = left - 2  # bytes of the value still missing (<= 0: only its CRLF)
+        if len(data) < left:
+            if payload > 0:
+                bulk.append(data if len(data) <= payload else data[:payload])
+                self._bulk_size += min(len(data), payload)
+            self._bulk_left -= len(data)
+            return None
+        if payload > 0:
+            bulk.append(data[:payload])
+        self._args.append(bulk[0] if len(bulk) == 1 else b"".join(bulk))
+        self._bulk = None
+        self._bulk_size = 0
+        self._left -= 1
+        if not self._left:
+            out.append(self._args)
+            self._args = None
+            self.buf = None
+        return data[left:]
 
     def _bulks_fit(self, cmds: list[list[bytes]]) -> bool:
         limit = self.max_bulk
@@ -354,10 +396,21 @@ class RequestParser:
                 raise ProtocolError("unauthenticated bulk length")
             start = cr + 2
             end = start + ln
+            if end > n and ln >= BIG_BULK:
+                with memoryview(buf) as view:
+                    self._bulk = [view[start:n].tobytes()]
+                self._bulk_size = n - start
+                self._bulk_left = end + 2 - n
+                self._need = 0
+                return None, n, False
             if end + 2 > n:  # the two bytes after a bulk are skipped unread, as in Redis
                 self._need = end + 2
                 return None, pos, False
-            args.append(bytes(buf[start:end]))
+            if ln < 65536:
+                args.append(bytes(buf[start:end]))
+            else:  # one copy, not two (a slice of a bytearray is a copy already)
+                with memoryview(buf) as view:
+                    args.append(view[start:end].tobytes())
             self._left -= 1
             pos = end + 2
         self._args = None

@@ -208,12 +208,12 @@ class Client(asyncio.Protocol):
             self.closing = True
             w.mark_client(self)
             return
-        buf = self.parser.buf  # a split request's bytes so far (None on the fast path)
-        if buf is not None and len(buf) > w.query_limit:
+        # A split request's bytes so far (buf is None on the fast path).
+        if self.parser.buf is not None and (buffered := self.parser.buffered()) > w.query_limit:
             # As Redis: the raw query buffer of one client is bounded; the
             # commands already complete still run, then the client goes.
             log.warning("closing client id=%d addr=%s that reached max query buffer length (%d bytes)",
-                        self.id, self.addr, len(buf))
+                        self.id, self.addr, buffered)
             self.closing = True
             self.run_commands(cmds)
             w.mark_client(self)
@@ -417,6 +417,26 @@ class Client(asyncio.Protocol):
                         self.id, self.addr, size)
             self.closing = True
             t.abort()  # drop what it did not read: that is the memory to give back
+
+
+def tuning_from_config(cfg: Config) -> Tuning:
+    """The RocksDB options of one worker's DBs: one block cache and one
+    memtable budget for all of them, so memory is bounded by the
+    configuration, not by the number of DBs x column families."""
+    return Tuning(
+        write_buffer_size=cfg.int("write-buffer-size"),
+        block_size=cfg.int("block-size"),
+        cache_index_and_filter_blocks=cfg.bool("cache-index-and-filter-blocks"),
+        partitioned_index_filters=cfg.bool("enable-partitioned-index-filters"),
+        optimize_filters_for_hits=cfg.bool("optimize-filters-for-hits"),
+        dynamic_level_bytes=cfg.bool("level-compaction-dynamic-level-bytes"),
+        target_file_size_base=cfg.int("target-file-size-base"),
+        max_subcompactions=cfg.int("max-subcompactions"),
+        rate_limit=cfg.int("rate-limiter-bandwidth"),
+        compression=cfg.get("compression"),
+        cache=engine.new_cache(cfg.int("block-cache")) if cfg.bool("share-block-cache") else None,
+        write_buffers=engine.new_write_buffers(cfg.int("max-write-buffer-size")),
+    )
 
 
 class Worker:
@@ -685,23 +705,7 @@ class Worker:
         """Open DB ``index``'s RocksDB with the configured options."""
         cfg = self.config
         if self.tuning is None:
-            # One block cache and one memtable budget for every DB of this
-            # worker: memory is bounded by the configuration, not by the number
-            # of DBs x column families.
-            self.tuning = Tuning(
-                write_buffer_size=cfg.int("write-buffer-size"),
-                block_size=cfg.int("block-size"),
-                cache_index_and_filter_blocks=cfg.bool("cache-index-and-filter-blocks"),
-                partitioned_index_filters=cfg.bool("enable-partitioned-index-filters"),
-                optimize_filters_for_hits=cfg.bool("optimize-filters-for-hits"),
-                dynamic_level_bytes=cfg.bool("level-compaction-dynamic-level-bytes"),
-                target_file_size_base=cfg.int("target-file-size-base"),
-                max_subcompactions=cfg.int("max-subcompactions"),
-                rate_limit=cfg.int("rate-limiter-bandwidth"),
-                compression=cfg.get("compression"),
-                cache=engine.new_cache(cfg.int("block-cache")) if cfg.bool("share-block-cache") else None,
-                write_buffers=engine.new_write_buffers(cfg.int("max-write-buffer-size")),
-            )
+            self.tuning = tuning_from_config(cfg)
         return Engine(
             self.db_path(index),
             tuning=self.tuning,

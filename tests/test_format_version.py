@@ -32,3 +32,19 @@ def test_version_recorded_and_newer_refused(tmp_path):
     out = res.stdout + res.stderr
     assert f"format version {codec.FORMAT_VERSION + 1}" in out and "newer pikamp" in out, out
     assert out.count("cannot open its databases") == 1, out
+
+
+def test_older_version_is_upgraded_in_place(tmp_path):
+    """A version 1 DB (no chunked strings) reads as it is and is marked with
+    this version, so an older pikamp refuses it from then on."""
+    from pikamp.storage.database import Clock, Database
+
+    path = str(tmp_path / "db0")
+    eng = Engine(path)
+    eng.put(STATE, codec.FORMAT_KEY, b"1")
+    eng.commit()
+    Database(0, eng, Clock())
+    eng.close()
+    eng = Engine(path)
+    assert eng.get(STATE, codec.FORMAT_KEY) == b"%d" % codec.FORMAT_VERSION
+    eng.close()

@@ -48,8 +48,8 @@ def getbit(ctx, args):
          summary="Count set bits in a string", complexity="O(N)")
 def bitcount(ctx, args):
     # Redis 7.0 looks the key up first: a missing key answers 0 whatever the arguments.
-    value = strings.get(ctx.db, args[1])
-    if value is None:
+    raw = strings.lookup(ctx.db, args[1])
+    if raw is None:
         return 0
     if len(args) == 2:
         start, end, in_bits = 0, -1, False
@@ -61,8 +61,10 @@ def bitcount(ctx, args):
             return 0
     else:
         raise RespError(SYNTAX)
-    span = bitmaps.bit_range(len(value), start, end, in_bits)
-    return 0 if span is None else bitmaps.count_bits(value, *span)
+    span = bitmaps.bit_range(strings.length(raw), start, end, in_bits)
+    if span is None:
+        return 0
+    return bitmaps.count_bits(*bitmaps.read_span(ctx.db, args[1], raw, *span))
 
 
 @command("bitpos", -3, "readonly", (1, 1, 1), group="bitmap", since="2.8.7",
@@ -72,8 +74,8 @@ def bitpos(ctx, args):
     if bit not in (0, 1):
         raise RespError(BIT_ARGUMENT)
     # A missing key is an endless run of zeros; its range arguments are not even read.
-    value = strings.get(ctx.db, args[1])
-    if value is None:
+    raw = strings.lookup(ctx.db, args[1])
+    if raw is None:
         return -1 if bit else 0
     n = len(args)
     if n not in (3, 4, 5, 6):
@@ -81,10 +83,13 @@ def bitpos(ctx, args):
     start = parse_int(args[3]) if n > 3 else 0
     in_bits = n == 6 and _in_bits(args[5])
     end = parse_int(args[4]) if n > 4 else -1
-    span = bitmaps.bit_range(len(value), start, end, in_bits)
+    span = bitmaps.bit_range(strings.length(raw), start, end, in_bits)
     if span is None:
         return -1
-    pos = bitmaps.find_bit(value, bit, *span)
+    value, first, last = bitmaps.read_span(ctx.db, args[1], raw, *span)
+    pos = bitmaps.find_bit(value, bit, first, last)
+    if pos != -1:
+        pos += span[0] - first
     if pos == -1 and bit == 0 and n <= 4:
         # Without an explicit end the string counts as padded with zeros on the right.
         return span[1] + 1

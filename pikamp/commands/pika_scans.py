@@ -9,7 +9,7 @@ from pikamp.commands.table import command
 from pikamp.errors import SYNTAX, RespError
 from pikamp.glob import compile_pattern
 from pikamp.numbers import parse_int
-from pikamp.storage import codec, keyspace
+from pikamp.storage import codec, keyspace, strings
 
 # Pika answers an unknown type with kInvalidDbType and no argument.
 INVALID_TYPE = "ERR invalid DB for ''"
@@ -51,7 +51,7 @@ def _range(ctx, args: list[bytes], reverse: bool):
     for key, raw in found:
         out.append(key)
         if with_value:
-            out.append(codec.string_value(raw))
+            out.append(strings.value_of(ctx.db, key, raw))
     return [next_key, out]
 
 

@@ -151,7 +151,7 @@ def getex(ctx, args):
         strings.change_expire(db, args[1], raw, expire_at_ms(db.clock.ms, unit, expire, "getex"))
     elif flags & _PERSIST:
         strings.change_expire(db, args[1], raw, 0)
-    return strings.value_of(raw)
+    return strings.value_of(db, args[1], raw)
 
 
 @command("delvx", 3, "write", (1, 1, 1), group="string", since="0.1.0",

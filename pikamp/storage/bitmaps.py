@@ -18,25 +18,30 @@ _INVERT = bytes(255 - i for i in range(256))
 
 def get_bit(db: Database, key: bytes, offset: int) -> int:
     """GETBIT: the bit at ``offset``; 0 past the end or for a missing key."""
-    value = strings.get(db, key)
+    raw = strings.lookup(db, key)
     byte = offset >> 3
-    if value is None or byte >= len(value):
+    if raw is None or byte >= strings.length(raw):
         return 0
-    return (value[byte] >> (7 - (offset & 7))) & 1
+    return (strings.read(db, key, raw, byte, byte + 1)[0] >> (7 - (offset & 7))) & 1
 
 
 def set_bit(db: Database, key: bytes, offset: int, on: int) -> int:
     """SETBIT: set or clear one bit, growing the value with zero bytes; the old bit. TTL kept."""
     old = strings.lookup(db, key)
-    value = bytearray(b"" if old is None else strings.value_of(old))
     byte = offset >> 3
-    if byte >= len(value):
-        value.extend(bytes(byte + 1 - len(value)))
+    current = 0
+    if old is not None and byte < strings.length(old):
+        current = strings.read(db, key, old, byte, byte + 1)[0]
     mask = 0x80 >> (offset & 7)
-    previous = 1 if value[byte] & mask else 0
-    value[byte] = value[byte] | mask if on else value[byte] & ~mask
-    strings.replace_value(db, key, bytes(value), old)
-    return previous
+    strings.write_range(db, key, old, byte, bytes([current | mask if on else current & ~mask]))
+    return 1 if current & mask else 0
+
+
+def read_span(db: Database, key: bytes, raw: bytes, first: int, last: int) -> tuple[bytes, int, int]:
+    """The bytes holding bits ``first``..``last`` of a string, and the two bit
+    positions relative to them (so BITCOUNT/BITPOS read only their range)."""
+    lo = first >> 3
+    return strings.read(db, key, raw, lo, (last >> 3) + 1), first - lo * 8, last - lo * 8
 
 
 def bit_range(size: int, start: int, end: int, in_bits: bool) -> tuple[int, int] | None:

@@ -1,12 +1,15 @@
 """Every on-disk byte layout lives here, and only here.
 
 meta CF     user key -> type 1B | expire_at_ms 8B BE (0 = none) | payload
-              string:            payload = the value itself
+              string:            payload = the value itself (up to strings.INLINE_MAX bytes)
+              chunked string:    payload = version 8B | length 8B (type CHUNKED)
               hash / set / zset: payload = version 8B | count 8B
               list:              payload = version 8B | count 8B | left 8B | right 8B
 data CF     klen 4B BE | key | version 8B BE | sub -> value
               hash: sub = field -> value;  set: sub = member -> b""
               list: sub = index 8B BE -> element;  zset: sub = member -> score 8B
+              chunked string: sub = chunk number 8B BE -> up to CHUNK bytes
+                (bytes of the length that no chunk holds are zeros)
 zscore CF   klen 4B BE | key | version 8B BE | sortable(score) 8B | member -> b""
 expires CF  expire_at_ms 8B BE | key -> b""   (index for the active expire cycle)
 default CF  b"dbsize" -> count 8B BE           (updated in the same batch as the keys)
@@ -19,8 +22,13 @@ from __future__ import annotations
 import struct
 
 STRING, HASH, SET, ZSET, LIST = 0, 1, 2, 3, 4
-TYPE_NAMES = {STRING: "string", HASH: "hash", SET: "set", ZSET: "zset", LIST: "list"}
-TYPE_BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
+# A string too long to rewrite whole on every edit: its bytes live in chunks
+# in the data CF, so APPEND, SETRANGE, GETRANGE, ... touch only what they need.
+# To clients it is a string like any other.
+CHUNKED = 5
+TYPE_BY_NAME = {"string": STRING, "hash": HASH, "set": SET, "zset": ZSET, "list": LIST}
+TYPE_NAMES = {v: k for k, v in TYPE_BY_NAME.items()} | {CHUNKED: "string"}
+CHUNK = 64 * 1024  # bytes per chunk of a CHUNKED string
 
 _U64 = struct.Struct(">Q")
 _HDR = struct.Struct(">BQ")  # type, expire_at_ms
@@ -34,7 +42,9 @@ DBSIZE_KEY = b"dbsize"
 # Raise it with any change older code would misread, and migrate at open
 # (Database._check_format).
 FORMAT_KEY = b"format-version"
-FORMAT_VERSION = 1
+#   1: the first layout.
+#   2: long strings may be CHUNKED (version 1 DBs are read as they are).
+FORMAT_VERSION = 2
 LIST_INITIAL_LEFT = 1 << 62  # lists grow down from here ...
 LIST_INITIAL_RIGHT = (1 << 62) + 1  # ... and up from here
 
@@ -52,16 +62,17 @@ def meta_type(raw: bytes) -> int:
     return raw[0]
 
 
+def logical_type(raw: bytes) -> int:
+    """The type a client sees (a CHUNKED string is a STRING)."""
+    return STRING if raw[0] == CHUNKED else raw[0]
+
+
 def meta_expire(raw: bytes) -> int:
     return _U64.unpack_from(raw, 1)[0]
 
 
 def encode_string(value: bytes, expire_ms: int = 0) -> bytes:
     return _HDR.pack(STRING, expire_ms) + value
-
-
-def string_value(raw: bytes) -> bytes:
-    return raw[HEADER_LEN:]
 
 
 def with_expire(raw: bytes, expire_ms: int) -> bytes:
@@ -85,6 +96,15 @@ def encode_list(version: int, count: int, left: int, right: int, expire_ms: int 
 def decode_list(raw: bytes) -> tuple[int, int, int, int, int, int]:
     """-> (type, expire_ms, version, count, left, right); elements live in (left, right)."""
     return _LIST.unpack_from(raw)
+
+
+def encode_chunked(version: int, length: int, expire_ms: int = 0) -> bytes:
+    return _COLL.pack(CHUNKED, expire_ms, version, length)
+
+
+def chunked_length(raw: bytes) -> int:
+    """Length in bytes of a CHUNKED string."""
+    return _U64.unpack_from(raw, HEADER_LEN + 8)[0]
 
 
 def with_version(raw: bytes, version: int) -> bytes:
@@ -122,6 +142,11 @@ def key_range(key: bytes) -> tuple[bytes, bytes]:
 
 def encode_index(index: int) -> bytes:
     return _U64.pack(index)
+
+
+def chunk_key(prefix: bytes, number: int) -> bytes:
+    """Data key of chunk ``number`` of a CHUNKED string with data prefix ``prefix``."""
+    return prefix + _U64.pack(number)
 
 
 def decode_index(b: bytes) -> int:

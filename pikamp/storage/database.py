@@ -7,7 +7,7 @@ import time
 
 from pikamp.errors import WRONGTYPE, RespError
 from pikamp.storage import codec
-from pikamp.storage.codec import STRING
+from pikamp.storage.codec import CHUNKED, STRING
 from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
 
 # DBs of this process with written keys that clients are blocked on; the
@@ -62,19 +62,20 @@ class Database:
 
     def _check_format(self) -> None:
         """The layout version on disk: recorded in a DB that has none (new, or
-        written before versions were recorded: the same layout), refused when
-        newer than this code. A later layout migrates older versions here."""
+        written before versions were recorded: version 1), refused when newer
+        than this code, raised to this code's version otherwise (every older
+        layout so far reads as it is; a later one migrates here), so that an
+        older pikamp refuses a DB that may now hold what it cannot read."""
         eng = self.engine
         raw = eng.get(STATE, codec.FORMAT_KEY)
-        if raw is None:
-            eng.put(STATE, codec.FORMAT_KEY, b"%d" % codec.FORMAT_VERSION)
-            eng.commit()
-            return
-        version = int(raw) if raw.isdigit() else -1
+        version = 1 if raw is None else int(raw) if raw.isdigit() else -1
         if not 1 <= version <= codec.FORMAT_VERSION:
             raise FormatError(
-                f"{eng.path} has on-disk format version {raw.decode('latin-1')}, but this pikamp "
+                f"{eng.path} has on-disk format version {raw.decode('latin-1')}, but this pikamp "  # type: ignore[union-attr]
                 f"reads versions 1 to {codec.FORMAT_VERSION}: it was written by a newer pikamp")
+        if raw is None or version < codec.FORMAT_VERSION:
+            eng.put(STATE, codec.FORMAT_KEY, b"%d" % codec.FORMAT_VERSION)
+            eng.commit()
 
     # -- lookup --------------------------------------------------------------
     def lookup(self, key: bytes) -> bytes | None:
@@ -92,7 +93,7 @@ class Database:
     def lookup_type(self, key: bytes, typ: int) -> bytes | None:
         """Like lookup, but WRONGTYPE if the key holds another type."""
         raw = self.lookup(key)
-        if raw is not None and raw[0] != typ:
+        if raw is not None and raw[0] != typ and not (raw[0] == CHUNKED and typ == STRING):
             raise RespError(WRONGTYPE)
         return raw
 

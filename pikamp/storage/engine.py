@@ -87,8 +87,12 @@ def new_cache(size: int) -> Cache:
 
 def new_write_buffers(size: int) -> WriteBufferManager | None:
     """One memtable budget for engines sharing it (Tuning.write_buffers); 0: none.
-    Writes stall rather than exceed it."""
-    return WriteBufferManager(size, True) if size > 0 else None
+
+    Past the budget the biggest memtables are flushed; writes do not stall on
+    it (one 500 MB value would otherwise stop every writer of the worker for
+    the seconds its flush takes). What bounds memtables under a write flood is
+    RocksDB's per-column-family stall (max_write_buffer_number memtables)."""
+    return WriteBufferManager(size, False) if size > 0 else None
 
 
 def _options(t: Tuning, cache: Cache) -> Options:
@@ -189,6 +193,18 @@ class Engine:
             if v is not None:
                 return None if v is _DELETED else v  # type: ignore[return-value]
         return self.cfs[cf].get(key)
+
+    def get_many(self, cf: int, keys: list[bytes]) -> list[bytes | None]:
+        """Point reads of several keys at once (one RocksDB MultiGet), seeing
+        this turn's uncommitted writes."""
+        values = self.cfs[cf].get(keys)
+        if self.dirty:
+            overlay = self.overlay
+            for i, key in enumerate(keys):
+                v = overlay.get((cf, key))
+                if v is not None:
+                    values[i] = None if v is _DELETED else v
+        return values
 
     def iterate(
         self, cf: int, start: bytes, end: bytes | None = None, reverse: bool = False

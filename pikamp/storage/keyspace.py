@@ -265,7 +265,7 @@ def range_scan(db: Database, typ: int, start: bytes, end: bytes, glob: Glob | No
         lo, hi = start, (end + b"\x00" if end else None)
     found: list[tuple[bytes, bytes]] = []
     for key, raw in db.scan_keys(lo, hi, reverse):
-        if raw[0] != typ or (glob is not None and not glob.match(key)):
+        if codec.logical_type(raw) != typ or (glob is not None and not glob.match(key)):
             continue
         if len(found) == limit:
             return found, key
