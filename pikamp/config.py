@@ -28,6 +28,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "appendfsync": ("everysec", "fsync of the write-ahead log: always (before each reply), everysec, no (the OS decides)."),
     "write-buffer-size": ("67108864", "RocksDB memtable size per column family (bytes)."),
     "max-write-buffer-size": ("268435456", "Memtable budget of one worker, all its DBs together (bytes)."),
+    "max-total-wal-size": ("134217728", "Write-ahead log bytes per DB past which RocksDB flushes the memtables holding it back."),
     "block-cache": ("268435456", "RocksDB block cache (bytes): of each worker with share-block-cache, else per DB."),
     "share-block-cache": ("yes", "yes: the DBs of a worker share one block cache of block-cache bytes."),
     "cache-index-and-filter-blocks": ("yes", "Keep index and filter blocks in the block cache (bounded memory)."),

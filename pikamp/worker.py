@@ -431,6 +431,7 @@ def tuning_from_config(cfg: Config) -> Tuning:
         optimize_filters_for_hits=cfg.bool("optimize-filters-for-hits"),
         dynamic_level_bytes=cfg.bool("level-compaction-dynamic-level-bytes"),
         target_file_size_base=cfg.int("target-file-size-base"),
+        max_total_wal_size=cfg.int("max-total-wal-size"),
         max_subcompactions=cfg.int("max-subcompactions"),
         rate_limit=cfg.int("rate-limiter-bandwidth"),
         compression=cfg.get("compression"),

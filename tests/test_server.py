@@ -444,11 +444,30 @@ def test_info_memory_and_cpu_cover_the_process_tree(r, pikamp_server):
 
 
 def test_info_default_and_all_have_every_section(raw):
+    default = ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats",
+               "# Replication", "# CPU", "# Modules", "# Cluster", "# Keyspace"]
     for arg in ((), ("default",), ("all",), ("everything",)):
         text = parse(raw.call("INFO", *arg)).decode()
         titles = [line for line in text.split("\r\n") if line.startswith("# ")]
-        assert titles == ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats",
-                          "# Replication", "# CPU", "# Modules", "# Cluster", "# Keyspace"]
+        # Pika's RocksDB section comes with "all", as in Pika, not by default.
+        assert titles == default + (["# RocksDB"] if arg in (("all",), ("everything",)) else [])
+
+
+def test_info_rocksdb_shows_caches_memtables_and_data(r):
+    r.flushall()
+    r.mset({f"rk{i}": "v" * 100 for i in range(2000)})
+    assert r.get("rk1") == b"v" * 100
+    info = r.info("rocksdb")
+    for field in ("block_cache_capacity", "block_cache_usage", "block_cache_hits", "block_cache_misses",
+                  "memtable_bytes", "memtable_budget", "pending_compaction_bytes", "write_stall_micros",
+                  "write_stopped", "estimated_keys", "sst_bytes"):
+        assert isinstance(info[field], int), field
+    assert 0 <= float(info["block_cache_hit_rate"]) <= 1
+    assert info["block_cache_capacity"] > 0 and info["memtable_budget"] > 0
+    assert info["memtable_bytes"] > 2000 * 100  # the keys are in the memtables (nothing flushed yet)
+    assert info["estimated_keys"] >= 2000
+    assert info["rocksdb_db0"]["estimated_keys"] >= 2000
+    assert "rocksdb_db0" not in r.info("all") or r.info("all")["db0"]["keys"] == 2000  # no clash with keyspace
 
 
 # == TIME, LASTSAVE, SHUTDOWN ============================================================

@@ -642,6 +642,41 @@ def _keyspace(w, gathered) -> Lines:
     return [(f"db{i}", f"keys={keys},expires={expires},avg_ttl=0") for i, keys, expires in dbs if keys]
 
 
+_ROCKSDB_TOTALS = (b"memtable_bytes", b"table_readers_bytes", b"pending_compaction_bytes",
+                   b"running_compactions", b"running_flushes", b"write_stall_micros",
+                   b"write_stopped", b"estimated_keys", b"sst_bytes")
+
+
+def _rocksdb(w, gathered) -> Lines:
+    """Pika's section (its field names where it has them), summed over every
+    DB of every worker, then one line per DB."""
+    dbs = sorted((entry[0], stats.pairs_to_dict(entry[1])) for g in gathered for entry in g.get(b"rocksdb", []))
+    caches = [g[b"block_cache"] for g in gathered if b"block_cache" in g]
+    hits = sum(d[b"block_cache_hits"] for _, d in dbs)
+    misses = sum(d[b"block_cache_misses"] for _, d in dbs)
+    lines: Lines = [
+        ("block_cache_capacity", sum(c[0] for c in caches)),
+        ("block_cache_usage", sum(c[1] for c in caches)),
+        ("block_cache_pinned_usage", sum(c[2] for c in caches)),
+        ("block_cache_hits", hits),
+        ("block_cache_misses", misses),
+        ("block_cache_hit_rate", f"{hits / (hits + misses) if hits + misses else 0:.4f}"),
+        ("memtable_budget", w.config.int("max-write-buffer-size") * w.nworkers),
+    ]
+    lines += [(name.decode(), sum(d[name] for _, d in dbs)) for name in _ROCKSDB_TOTALS]
+    levels = sorted({k for _, d in dbs for k in d if k.startswith(b"sst_bytes_l")})
+    lines += [(k.decode(), sum(d.get(k, 0) for _, d in dbs)) for k in levels]
+    for i, d in dbs:
+        if not (d[b"estimated_keys"] or d[b"sst_bytes"]):
+            continue
+        per_level = "/".join(f"{d.get(k, 0)}" for k in levels)
+        lines.append((f"rocksdb_db{i}", f"estimated_keys={d[b'estimated_keys']},sst_bytes={d[b'sst_bytes']},"
+                                f"memtable_bytes={d[b'memtable_bytes']},"
+                                f"pending_compaction_bytes={d[b'pending_compaction_bytes']},"
+                                f"sst_bytes_per_level={per_level or 0}"))
+    return lines
+
+
 # Sections in Redis's order: name -> (title, lines, needs numbers from every worker).
 _SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
     b"server": ("Server", _server, False),
@@ -654,16 +689,21 @@ _SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
     b"modules": ("Modules", _modules, False),
     b"cluster": ("Cluster", _cluster, False),
     b"keyspace": ("Keyspace", _keyspace, True),
+    # Pika's: in INFO all / everything or by name, not in the default set.
+    b"rocksdb": ("RocksDB", _rocksdb, True),
 }
-_ALL = {b"default", b"all", b"everything"}
+_NOT_DEFAULT = {b"rocksdb"}
+_ALL = {b"all", b"everything"}
 
 
 def _requested(args: list[bytes]) -> list[bytes]:
     if len(args) == 1:
-        return list(_SECTIONS)
+        return [s for s in _SECTIONS if s not in _NOT_DEFAULT]
     names = {a.lower() for a in args[1:]}
     if names & _ALL:
         return list(_SECTIONS)
+    if b"default" in names:
+        names |= _SECTIONS.keys() - _NOT_DEFAULT
     return [s for s in _SECTIONS if s in names]
 
 
@@ -687,13 +727,24 @@ def info(conn, args):
     def combine(replies: list) -> Verbatim:
         return _render(w, sections, [stats.pairs_to_dict(r) for r in replies])
 
-    return stats.gather(w, [b"__info"], conn.resp3, combine)
+    # RocksDB's numbers cost a few properties per DB: only when shown.
+    ask = [b"__info", b"rocksdb"] if b"rocksdb" in sections else [b"__info"]
+    return stats.gather(w, ask, conn.resp3, combine)
 
 
-@command("__info", 1, internal=True, group="server", summary="This worker's numbers for INFO")
+@command("__info", -1, internal=True, group="server", summary="This worker's numbers for INFO")
 def _worker_info(ctx, args):
     w = ctx.worker
-    return {
+    extra = {}
+    if b"rocksdb" in args[1:] and w.dbs:
+        engines = [db.engine for db in w.dbs.values()]
+        shared = w.tuning.cache is not None  # one cache for all: count it once
+        caches = [e.cache_numbers() for e in (engines[:1] if shared else engines)]
+        extra = {
+            b"rocksdb": [[i, [x for kv in db.engine.numbers().items() for x in kv]] for i, db in w.dbs.items()],
+            b"block_cache": [sum(c[j] for c in caches) for j in range(3)],
+        }
+    return extra | {
         b"clients": len(w.clients),
         b"connections": w.stat_connections,
         b"commands": w.stat_commands,
