@@ -53,10 +53,14 @@ class Waiter:
         return self.conn is not None and self.conn.transport is None
 
 
-def block(ctx, keys: list[bytes], timeout_ms: int, serve: ServeFn):
-    """Park the current command on ``keys`` (0 ms: no timeout); returns its Deferred."""
-    from pikamp.worker import Deferred  # the worker module imports this one
+def block(ctx, keys: list[bytes], timeout_ms: int, serve: ServeFn, empty: object = NULL_ARRAY):
+    """Park the current command on ``keys`` (0 ms: no timeout); returns its
+    Deferred. Inside EXEC nothing blocks: the answer is ``empty`` at once (what
+    the command answers for no data: a null array, a null bulk for BLMOVE)."""
+    from pikamp.deferred import Deferred
 
+    if ctx.worker.in_exec:
+        return empty
     deferred = Deferred(ctx.resp3)
     waiter = Waiter(list(dict.fromkeys(keys)), serve, deferred, ctx.conn, ctx.client_id)
     db = ctx.db

@@ -21,7 +21,8 @@ import psutil
 
 from pikamp.errors import RespError
 from pikamp.storage.engine import EXPIRES
-from pikamp.worker import Deferred, Worker
+from pikamp.deferred import Deferred
+from pikamp.worker import Worker
 
 
 def decode(reply: bytes) -> object:

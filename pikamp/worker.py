@@ -19,10 +19,11 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import blocking, clientcount
+from pikamp import blocking, clientcount, multi
 from pikamp.commands import load_all
 from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, parse_output_limits
+from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
@@ -46,51 +47,6 @@ NOAUTH_OUTPUT_LIMIT = 64 << 10
 _NOAUTH_OK = {b"auth", b"hello", b"quit", b"reset"}
 
 
-class Pending(bytes):
-    """A reply that shows writes not yet committed: its own object, so that
-    if the commit fails it can be found and replaced in the outgoing buffers."""
-
-    __slots__ = ()
-
-
-# While blocked clients are served after a write (run_owned), the engine
-# whose uncommitted data their replies show, and the worker's taint list.
-_SERVING: list = []
-
-
-class Deferred:
-    """A reply that comes later: a handler returns one and calls ``resolve``
-    when the answer is known (cross-worker work, blocking commands)."""
-
-    __slots__ = ("resp3", "callback", "result")
-
-    def __init__(self, resp3: bool) -> None:
-        self.resp3 = resp3
-        self.callback: Callable[[bytes], None] | None = None
-        self.result: bytes | None = None
-
-    def resolve(self, value: object) -> None:
-        """Deliver the reply value (encoded in the requester's protocol)."""
-        self.resolve_raw(encode(value, self.resp3))
-
-    def resolve_raw(self, reply: bytes) -> None:
-        if _SERVING:  # popped for a blocked client from data of this turn
-            reply = Pending(reply)
-            _SERVING[1].append((_SERVING[0], reply, 1))
-        if self.callback is None:
-            self.result = reply
-        else:
-            cb, self.callback = self.callback, None
-            cb(reply)
-
-    def then(self, callback: Callable[[bytes], None]) -> None:
-        """Call ``callback(reply_bytes)`` once resolved (at once if it already is)."""
-        if self.result is not None:
-            callback(self.result)
-        else:
-            self.callback = callback
-
-
 class Ctx:
     """Execution context handed to OWNER handlers; one per owned DB, reused."""
 
@@ -112,7 +68,7 @@ class Client(asyncio.Protocol):
         "worker", "transport", "parser", "resp3", "db_index", "id", "name", "authed",
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
-        "noauth_bytes",
+        "noauth_bytes", "multi", "multi_failed", "watch_dbs",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -142,6 +98,11 @@ class Client(asyncio.Protocol):
         # Commands that arrived while a blocking command (BLPOP ...) waits:
         # like Redis, they run only once it is answered. None: not blocked.
         self.backlog: deque | None = None
+        # MULTI: the queued commands (None: not in a transaction), and whether
+        # one was refused while queueing (EXEC then answers EXECABORT).
+        self.multi: list[list[bytes]] | None = None
+        self.multi_failed = False
+        self.watch_dbs: set[int] = set()  # DBs it WATCHes keys of
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -164,6 +125,9 @@ class Client(asyncio.Protocol):
         if w.clients.pop(self.id, None) is None:
             clientcount.refused_gone()
         clientcount.update(len(w.clients))
+        if self.watch_dbs and not w.stopping:
+            w.begin_turn()
+            multi.unwatch_all(self)
         if self.waiting and w.nworkers > 1 and not w.stopping:
             # A blocked command of ours may be parked in another worker: have
             # it dropped there, or it would pop data for a client that is gone.
@@ -229,7 +193,7 @@ class Client(asyncio.Protocol):
         no re-encoding here, one reply blob back. False: nothing was done."""
         w = self.worker
         owner = self.db_index % w.nworkers
-        if owner == w.index or self.backlog is not None or not self.authed:
+        if owner == w.index or self.backlog is not None or not self.authed or self.multi is not None:
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -267,15 +231,23 @@ class Client(asyncio.Protocol):
             cmd = COMMANDS.get(name.lower())
             if cmd is None:
                 w.stat_commands += 1
+                self.multi_failed = self.multi is not None
                 self.add_reply(encode(unknown_command(name, args[1:]), False))
                 return
         w.stat_commands += 1
         ar = cmd.arity
         if (ar > 0 and len(args) != ar) or len(args) < -ar:
-            self.add_reply(encode(wrong_arity(cmd.name), False))
+            self.multi_failed = self.multi is not None
+            error = encode(wrong_arity(cmd.name), False)
+            if cmd.name == "exec":  # as Redis: a refused EXEC discards the transaction
+                error = multi.abort(self, error)
+            self.add_reply(error)
             return
         if not self.authed and name.lower() not in _NOAUTH_OK:
             self.add_reply(b"-" + NOAUTH.encode() + b"\r\n")
+            return
+        if self.multi is not None and cmd.name not in multi.RUN_AT_ONCE:
+            self.add_reply(multi.queue(self, cmd, args))
             return
         self.last_cmd = cmd
         route = cmd.route
@@ -474,6 +446,9 @@ class Worker:
         self.query_limit = config.int("client-query-buffer-limit")
         self.last_resume_check = 0.0
         self.tuning: Tuning | None = None  # RocksDB options, built at the first open
+        # WATCHes on the DBs owned here: client id -> (db, key, expiry when watched).
+        self.watches: dict[int, list[tuple[int, bytes, int]]] = {}
+        self.in_exec = False  # running an EXEC's commands (nothing blocks)
         # Lookup by the name as clients usually send it (lower or upper case);
         # other spellings fall back to a lower() (commands are loaded by now).
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
@@ -609,13 +584,13 @@ class Worker:
         except Exception as e:  # a bug must not take the worker down
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
-        if READY:  # the command fed keys that clients are blocked on
+        if READY and not self.in_exec:  # it fed keys clients are blocked on (EXEC: once it is done)
             _SERVING[:] = (eng, self.tainted)
             try:
                 blocking.serve_all(self)
             finally:
                 _SERVING.clear()
-        if type(r) is Deferred:
+        if type(r) is Deferred or type(r) is Pending:  # Pending: an EXEC, its writes accounted for
             return r
         r = encode(r, resp3)
         if eng is not None and (eng.dirty or engine.FAILED):
@@ -657,16 +632,18 @@ class Worker:
 
         r.then(done)
 
-    def call_owner(self, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False) -> None:
+    def call_owner(self, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False,
+                   client_id: int = 0) -> None:
         """Run a command (public or internal) on the owner of ``db``, wherever it
-        is; ``done(reply_bytes)`` gets its RESP-encoded reply (maybe at once)."""
+        is, for client ``client_id`` (0: the worker itself); ``done(reply_bytes)``
+        gets its RESP-encoded reply (maybe at once)."""
         owner = db % self.nworkers
         if owner != self.index:
-            self.peers[owner].send(db, resp3, args, done)
+            self.peers[owner].send(db, resp3, args, done, client_id)
             return
         name = args[0]
         cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL[name]
-        r = self.run_owned(cmd, db, resp3, args, None)
+        r = self.run_owned(cmd, db, resp3, args, None, client_id)
         if type(r) is not Deferred:
             done(r)
         else:

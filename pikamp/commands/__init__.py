@@ -16,6 +16,7 @@ MODULES = (
     "blocking_zsets",
     "admin",
     "pika_scans",
+    "transactions",
 )
 
 

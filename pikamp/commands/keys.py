@@ -26,7 +26,7 @@ from pikamp.ipc import call_blocking
 from pikamp.numbers import parse_cursor, parse_int
 from pikamp.storage import codec, keyspace
 from pikamp.storage.database import Database
-from pikamp.worker import Deferred
+from pikamp.deferred import Deferred
 
 log = logging.getLogger("pikamp.keys")
 

@@ -461,7 +461,7 @@ def _bmove(ctx, args: list[bytes], from_head: bool, to_head: bool, timeout_arg: 
     src, dst = args[1], args[2]
     if lists.load(db, src) is not None:
         return _move(db, src, dst, from_head, to_head)
-    return blocking.block(ctx, [src], timeout, _serve_move(dst, from_head, to_head))
+    return blocking.block(ctx, [src], timeout, _serve_move(dst, from_head, to_head), None)
 
 
 @command("brpoplpush", 4, "write denyoom noscript blocking", (1, 2, 1), group="list", since="2.2.0",

@@ -13,6 +13,8 @@ from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
 # DBs of this process with written keys that clients are blocked on; the
 # worker has pikamp.blocking serve them after every command.
 READY: list["Database"] = []
+# Clients (ids) a key they WATCH was written for since (pikamp.multi).
+DIRTY_CAS: set[int] = set()
 
 
 class FormatError(Exception):
@@ -38,6 +40,8 @@ class Database:
     def __init__(self, index: int, engine: Engine, clock: Clock) -> None:
         self.index = index
         self.clock = clock
+        # WATCHed keys of this DB -> the ids of the clients watching them.
+        self.watched: dict[bytes, set[int]] = {}
         self.reopen(engine)
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
@@ -52,6 +56,9 @@ class Database:
         self.engine = engine
         engine.before_commit = self._store_size
         engine.after_drop = self._load_size
+        if self.watched:  # other contents (SWAPDB): every watched key changed
+            engine.on_write = self._written
+            self._touch_all()
         self._load_size()
         self._check_format()
 
@@ -99,6 +106,46 @@ class Database:
 
     def exists(self, key: bytes) -> bool:
         return self.lookup(key) is not None
+
+    # -- WATCH -------------------------------------------------------------
+    def watch(self, key: bytes, client_id: int) -> None:
+        """From now on, any write to ``key`` puts the client in DIRTY_CAS."""
+        ids = self.watched.get(key)
+        if ids is None:
+            ids = self.watched[key] = set()
+        ids.add(client_id)
+        self.engine.on_write = self._written
+
+    def unwatch(self, key: bytes, client_id: int) -> None:
+        ids = self.watched.get(key)
+        if ids is not None:
+            ids.discard(client_id)
+            if not ids:
+                del self.watched[key]
+                if not self.watched:
+                    self.engine.on_write = None
+
+    def _written(self, cf: int, k: bytes) -> None:
+        """Engine.on_write while keys are watched: which key ``k`` belongs to."""
+        if cf == META:
+            key = k
+        elif cf == DATA or cf == ZSCORE:
+            if len(k) < 4:
+                return
+            key = k[4 : 4 + int.from_bytes(k[:4], "big")]
+        else:  # the expiry index moves with the meta record; the key count
+            return
+        ids = self.watched.get(key)
+        if ids:
+            DIRTY_CAS.update(ids)
+
+    def _touch_all(self, existing_only: bool = False) -> None:
+        """Every watched key changed (SWAPDB), or with ``existing_only`` the
+        ones that exist (FLUSHDB: as Redis, a missing key stays unchanged)."""
+        get = self.engine.get
+        for key, ids in self.watched.items():
+            if not existing_only or get(META, key) is not None:
+                DIRTY_CAS.update(ids)
 
     # -- writes ------------------------------------------------------------
     def new_version(self) -> int:
@@ -163,6 +210,7 @@ class Database:
         """Delete every key (FLUSHDB). Returns how many keys there were."""
         eng = self.engine
         n = self.size
+        self._touch_all(existing_only=True)
         for cf in (META, DATA, ZSCORE, EXPIRES):
             eng.delete_range(cf, b"", b"\xff" * 64)
             # delete_range's end is exclusive: keys starting with 64 0xff bytes survive.

@@ -213,6 +213,9 @@ class Engine:
         self.set_fsync(fsync)
         # (cf, key) -> value or _DELETED, for writes not yet in RocksDB.
         self.overlay: dict[tuple[int, bytes], object] = {}
+        # Told of every write (cf, key; for a range delete its start) while
+        # someone WATCHes a key of this DB; None otherwise: one check per write.
+        self.on_write: Callable[[int, bytes], None] | None = None
 
     # -- reads -------------------------------------------------------------
     def get(self, cf: int, key: bytes) -> bytes | None:
@@ -273,12 +276,16 @@ class Engine:
         self.overlay[(cf, key)] = value
         if not self.dirty:
             self._mark_dirty()
+        if self.on_write is not None:
+            self.on_write(cf, key)
 
     def delete(self, cf: int, key: bytes) -> None:
         self.batch.delete(key, self.handles[cf])
         self.overlay[(cf, key)] = _DELETED
         if not self.dirty:
             self._mark_dirty()
+        if self.on_write is not None:
+            self.on_write(cf, key)
 
     def delete_range(self, cf: int, start: bytes, end: bytes) -> None:
         """Delete [start, end). Callers only range-delete data that is already
@@ -286,6 +293,8 @@ class Engine:
         self.batch.delete_range(start, end, self.handles[cf])
         if not self.dirty:
             self._mark_dirty()
+        if self.on_write is not None:
+            self.on_write(cf, start)
 
     def _mark_dirty(self) -> None:
         self.dirty = True
