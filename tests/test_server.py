@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 import redis
-from resp_client import RawConn, parse
+from resp_client import RawConn, encode_command, parse
 from servers import HOST, PikampServer
 
 WORKERS = 2  # the test server's worker count (tests/servers.py)
@@ -415,6 +415,29 @@ def test_info_server_names_the_supervisor_and_is_the_same_on_every_worker(on_eac
 def test_info_clients_counts_clients_of_every_worker(on_each_worker):
     counts = [int(_info(c, "clients")["connected_clients"]) for c in on_each_worker.values()]
     assert all(n >= WORKERS for n in counts)
+
+
+def test_info_clients_counts_blocked_clients_of_every_worker(on_each_worker, pikamp_server):
+    """blocked_clients (redis-cli --stat's column): waiters in DBs of both workers."""
+    first = on_each_worker[0]
+    first.call("DEL", "bq")
+    base = int(_info(first, "clients")["blocked_clients"])
+    waiters = [RawConn(pikamp_server.port) for _ in range(4)]
+    try:
+        for i, c in enumerate(waiters):
+            c.call("SELECT", str(i % 2))
+            c.send_raw(encode_command(("BLPOP", "bq", "10")))
+        deadline = time.monotonic() + 10
+        while int(_info(first, "clients")["blocked_clients"]) < base + 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert int(_info(first, "clients")["blocked_clients"]) == base + 4
+    finally:
+        for c in waiters:
+            c.close()
+    deadline = time.monotonic() + 10
+    while int(_info(first, "clients")["blocked_clients"]) > base and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert int(_info(first, "clients")["blocked_clients"]) == base
 
 
 def test_info_stats_counts_commands_of_every_worker(on_each_worker):

@@ -543,6 +543,8 @@ def _clients(w, gathered) -> Lines:
         ("connected_clients", sum(g[b"clients"] for g in gathered)),
         ("cluster_connections", 0),
         ("maxclients", w.maxclients),
+        # Clients waiting in BLPOP & co, wherever they are parked (redis-cli --stat shows it).
+        ("blocked_clients", sum(g[b"blocked"] for g in gathered)),
     ]
 
 
@@ -746,6 +748,7 @@ def _worker_info(ctx, args):
         }
     return extra | {
         b"clients": len(w.clients),
+        b"blocked": len({id(waiter) for db in w.dbs.values() for queue in db.blocked.values() for waiter in queue}),
         b"connections": w.stat_connections,
         b"commands": w.stat_commands,
         b"ops": stats.ops_meter(w).rate(),
