@@ -4,8 +4,9 @@ A transaction runs inside one worker: the owner of every DB it touches and of
 every key its client WATCHes. The client's worker queues the commands, then
 sends them to that owner as one internal ``__exec``, which runs them back to
 back in one event-loop turn: no other command of any client runs in between,
-and their writes go into the turn's write batch of each DB (one atomic commit
-per DB). A transaction whose DBs (SELECT inside MULTI, WATCH in another DB,
+and their writes go into one write batch per DB (one atomic commit per DB;
+range reads inside merge the pending writes rather than commit them; only
+FLUSHDB/FLUSHALL inside a transaction commit what precedes them). A transaction whose DBs (SELECT inside MULTI, WATCH in another DB,
 FLUSHALL with several workers) are owned by different workers is refused at
 EXEC, and nothing of it runs: running it piecewise could not be atomic.
 
@@ -224,16 +225,26 @@ def run(w: Worker, client_id: int, resp3: bool, payload: list[bytes]):
     replies: list[bytes] = []
     engines: list = []
     d: Deferred | None = None
+    # What other clients wrote earlier in this turn is committed now, so that
+    # the transaction's own writes are one batch per DB: its range reads merge
+    # them in (Engine.merging) instead of committing them halfway.
+    dbs = list(w.dbs.values())
+    for db_ in dbs:
+        db_.commit()
 
     def step(start: int) -> Raw | Pending | None:
         nonlocal d
         for k in range(start, len(commands)):
             cmd, db, args = commands[k]
             w.in_exec = True  # blocking commands answer at once, as their timeout
+            for db_ in dbs:
+                db_.engine.merging = True
             try:
                 r = w.run_owned(cmd, db, resp3, args, None, client_id)
             finally:
                 w.in_exec = False
+                for db_ in dbs:
+                    db_.engine.merging = False
             if type(r) is Deferred:  # MOVE/COPY to another worker's DB: wait for it
                 if d is None:
                     d = Deferred(resp3)

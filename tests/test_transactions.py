@@ -237,3 +237,54 @@ def test_redis_py_pipeline_and_watch(pikamp_server, protocol):
     finally:
         r.close()
         other.close()
+
+
+# -- one write batch ----------------------------------------------------------------
+def test_merged_iteration_matches_committed_and_commits_nothing(tmp_path):
+    """While merging (an EXEC runs), iterate shows the pending writes laid over
+    RocksDB, forward and reverse, exactly as a commit-then-iterate would, and
+    writes nothing to RocksDB meanwhile."""
+    import random
+
+    from pikamp.storage.engine import DATA, Engine
+
+    eng = Engine(str(tmp_path / "db"))
+    rng = random.Random(3)
+    keys = [b"k%03d" % i for i in range(200)]
+    model: dict[bytes, bytes] = {}
+    for k in rng.sample(keys, 100):
+        eng.put(DATA, k, b"old" + k)
+        model[k] = b"old" + k
+    eng.commit()
+    committed = {k: eng.cfs[DATA].get(k) for k in keys}  # RocksDB itself, not the overlay
+    eng.merging = True
+    try:
+        for step in range(300):
+            k = rng.choice(keys)
+            if rng.random() < 0.35:
+                eng.delete(DATA, k)
+                model.pop(k, None)
+            else:
+                eng.put(DATA, k, b"new%d" % step)
+                model[k] = b"new%d" % step
+            lo, hi = sorted(rng.sample(keys, 2))
+            want = sorted((k2, v) for k2, v in model.items() if lo <= k2 < hi)
+            assert list(eng.iterate(DATA, lo, hi)) == want
+            assert list(eng.iterate(DATA, lo, hi, True)) == want[::-1]
+            assert list(eng.iterate(DATA, lo)) == sorted((k2, v) for k2, v in model.items() if lo <= k2)
+            assert eng.dirty  # nothing committed halfway ...
+        assert {k: eng.cfs[DATA].get(k) for k in keys} == committed  # ... so RocksDB is as it was
+    finally:
+        eng.merging = False
+    eng.commit()
+    assert list(eng.iterate(DATA, b"")) == sorted(model.items())
+    eng.close()
+
+
+def test_exec_with_range_reads_is_one_batch(diff):
+    """Writes, then range reads of what was just written, inside one EXEC:
+    the replies are Redis' (the reads see the writes) ..."""
+    diff.run([("MULTI",), ("HSET", "h", "a", "1", "b", "2"), ("HGETALL", "h"), ("SADD", "s", "x", "y"),
+              ("SMISMEMBER", "s", "x", "y", "z"), ("SCARD", "s"), ("RPUSH", "l", "1", "2", "3"), ("LRANGE", "l", "0", "-1"), ("DEL", "h"),
+              ("HSET", "h", "c", "3"), ("HGETALL", "h"), ("ZADD", "z", "1", "m", "2", "n"),
+              ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("KEYS", "h*"), ("EXEC",)])

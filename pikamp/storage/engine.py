@@ -163,6 +163,29 @@ def _options(t: Tuning, cache: Cache) -> Options:
     return opts
 
 
+def _merge(base: Iterator[tuple[bytes, bytes]], pending: list[tuple[bytes, object]],
+           reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+    """``base`` (RocksDB, in order) with ``pending`` writes laid over it: a
+    pending value replaces or adds its key, a pending delete hides it."""
+    i, n = 0, len(pending)
+    for k, v in base:
+        while i < n and (pending[i][0] > k if reverse else pending[i][0] < k):
+            pk, pv = pending[i]
+            i += 1
+            if pv is not _DELETED:
+                yield pk, pv  # type: ignore[misc]
+        if i < n and pending[i][0] == k:
+            pv = pending[i][1]
+            i += 1
+            if pv is not _DELETED:
+                yield k, pv  # type: ignore[misc]
+            continue
+        yield k, v
+    for pk, pv in pending[i:]:
+        if pv is not _DELETED:
+            yield pk, pv  # type: ignore[misc]
+
+
 class Engine:
     """One RocksDB instance with the meta/data/zscore/expires/default column families."""
 
@@ -216,6 +239,7 @@ class Engine:
         # Told of every write (cf, key; for a range delete its start) while
         # someone WATCHes a key of this DB; None otherwise: one check per write.
         self.on_write: Callable[[int, bytes], None] | None = None
+        self.merging = False  # iterate merges pending writes instead of committing them
 
     # -- reads -------------------------------------------------------------
     def get(self, cf: int, key: bytes) -> bytes | None:
@@ -243,10 +267,31 @@ class Engine:
     ) -> Iterator[tuple[bytes, bytes]]:
         """Yield (key, value) with start <= key < end (reverse: from end down to start).
 
-        Iterators read RocksDB directly, so pending writes are committed first.
+        Iterators read RocksDB, so this turn's pending writes are committed
+        first; while ``merging`` (an EXEC runs) they are merged into what the
+        iterator yields instead, so the transaction stays one write batch. The
+        merge sees point writes only: a range delete pending in the batch is
+        invisible to it, which is safe because range deletes only drop what no
+        read can reach any more (an old version of a key, list positions
+        outside its bounds); FLUSHDB commits itself.
         """
-        if self.dirty and not self.commit():
-            raise self.refusal()
+        if self.dirty:
+            if self.merging:
+                return _merge(self._scan(cf, start, end, reverse), self._pending(cf, start, end, reverse), reverse)
+            if not self.commit():
+                raise self.refusal()
+        return self._scan(cf, start, end, reverse)
+
+    def _pending(self, cf: int, start: bytes, end: bytes | None, reverse: bool) -> list[tuple[bytes, object]]:
+        """This turn's writes to ``cf`` in [start, end), in iteration order."""
+        found = [(k, v) for (c, k), v in self.overlay.items()
+                 if c == cf and k >= start and (end is None or k < end)]
+        found.sort(reverse=reverse)
+        return found
+
+    def _scan(
+        self, cf: int, start: bytes, end: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         it = self.cfs[cf].iter()
         if not reverse:
             it.seek(start)
