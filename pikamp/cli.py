@@ -7,26 +7,61 @@ import signal
 import sys
 import time
 
-from pikamp.config import Config
+from pikamp import __version__
+from pikamp.config import Config, ConfigError
 
 
-def _config(path: str | None) -> Config:
+def _config(path: str | None, overrides: dict[str, str] | None = None, warn: bool = False) -> Config:
     if path is None and os.path.exists("conf/pika.conf"):
         path = "conf/pika.conf"
-    return Config.load(path)
+    config = Config.load(path, overrides)
+    for key, line in config.unknown if warn else ():
+        print(f"pikamp: warning: {path}:{line}: unknown configuration key '{key}' (ignored)", file=sys.stderr)
+    return config
+
+
+def _overrides(extra: list[str]) -> dict[str, str]:
+    """``--key value`` (or ``--key=value``) pairs after ``start``, as
+    ``redis-server --port 6380`` takes them: they win over the file."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(extra):
+        arg = extra[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"command line: expected --key value, got {arg!r}")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(extra):
+                raise ConfigError(f"command line: --{key} needs a value")
+            value = extra[i + 1]
+            i += 1
+        out[key.lower()] = value
+        i += 1
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `pikamp status | head` must not end in a BrokenPipeError traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(prog="pikamp", description="Redis-compatible persistent KV server")
+    ap.add_argument("--version", action="version", version=f"pikamp {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p_start = sub.add_parser("start", help="run the server (foreground unless --daemonize)")
+    p_start = sub.add_parser("start", help="run the server (foreground unless --daemonize)",
+                             description="Any configuration key may follow as --key value "
+                                         "(pikamp start --port 6380 --workers 4); it wins over the file.")
     p_start.add_argument("-c", "--config", help="config file (default: conf/pika.conf if present)")
     p_start.add_argument("--daemonize", action="store_true", help="detach and write the pid file")
     for name, help_ in (("stop", "stop a running server"), ("status", "show the process tree")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("-c", "--config")
-    args = ap.parse_args(argv)
-    config = _config(args.config)
+    args, extra = ap.parse_known_args(argv)
+    try:
+        if extra and args.cmd != "start":
+            ap.error(f"unrecognized arguments: {' '.join(extra)}")
+        config = _config(args.config, _overrides(extra), warn=args.cmd == "start")
+    except ConfigError as e:
+        print(f"pikamp: {e}", file=sys.stderr)
+        return 2
     if args.cmd == "start":
         from pikamp import server
 

@@ -55,6 +55,93 @@ DEFAULTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Keys of Pika's configuration that pikamp does not use: accepted in a file
+# (a Pika conf works unchanged) without the unknown-key warning.
+PIKA_KEYS = frozenset("""
+    thread-num thread-pool-size slow-cmd-pool slow-cmd-thread-pool-size slow-cmd-list admin-thread-pool-size
+    admin-cmd-list sync-thread-num sync-binlog-thread-num root-connection-num max-conn-rbuf-size
+    max-client-response-size network-interface userpass userblacklist user aclfile acl-pubsub-default
+    acllog-max-len rename-command instance-mode db-instance-num default-slot-num replication-num
+    consensus-level db-sync-path log-retention-time loglevel write-binlog sync-window-size slaveof
+    slave-priority replication-id run-id server-id internal-used-unfinished-full-sync db-sync-speed
+    throttle-bytes-per-second rsync-timeout-ms max-rsync-parallel-num slowlog-write-errorlog
+    max-write-buffer-num min-write-buffer-number-to-merge arena-block-size max-bytes-for-level-multiplier
+    max-background-flushes max-background-compactions compression_per_level max-cache-files
+    level0-file-num-compaction-trigger level0-slowdown-writes-trigger level0-stop-writes-trigger
+    disable_auto_compactions delayed-write-rate max-compaction-bytes rate-limiter-mode
+    rate-limiter-refill-period-us rate-limiter-fairness rate-limiter-auto-tuned
+    pin_l0_filter_and_index_blocks_in_cache enable-blob-files min-blob-size blob-file-size
+    blob-compression-type enable-blob-garbage-collection blob-garbage-collection-age-cutoff
+    blob-garbage-collection-force-threshold blob-cache blob-num-shard-bits enable-db-statistics
+    db-statistics-level rocksdb-ttl-second rocksdb-periodic-second compact-cron compact-interval
+    max-cache-statistic-keys small-compaction-threshold small-compaction-duration-threshold
+    min-check-resume-ratio cache-model cache-type cache-num cache-maxmemory cache-maxmemory-policy
+    cache-maxmemory-samples cache-lfu-decay-time zset-cache-field-num-per-key zset-cache-start-direction
+    rtc-cache-read slotmigrate slotmigrate-thread-num thread-migrate-keys-num
+""".split())
+
+# Values a key must have beyond its default's kind (integer, yes/no, text).
+_RANGES: dict[str, tuple[int, int]] = {
+    "port": (1, 65535),
+    "workers": (0, 1024),
+    "databases": (1, 10000),
+    "timeout": (0, 2**31 - 1),
+    "maxclients": (1, 2**32 - 1),
+    "client-query-buffer-limit": (1 << 20, 2**63 - 1),
+    "proto-max-bulk-len": (1 << 20, 2**63 - 1),
+    "block-size": (256, 1 << 30),
+    "max-background-jobs": (1, 1024),
+    "max-subcompactions": (1, 1024),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "appendfsync": ("always", "everysec", "no"),
+    "compression": ("none", "snappy", "lz4", "zstd", "zlib"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file, the
+    line and the key."""
+
+
+def _int_value(text: str) -> int:
+    v = text.strip().lower()
+    mult = 1
+    for suffix, m in (("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if v.endswith(suffix):
+            v, mult = v[: -len(suffix)], m
+            break
+    return int(v) * mult
+
+
+def check_value(key: str, value: str) -> str | None:
+    """Why ``value`` is not a valid value of the known ``key`` (None: it is)."""
+    default = DEFAULTS[key][0]
+    if key in _CHOICES:
+        if value.strip().lower() not in _CHOICES[key]:
+            return f"must be one of {', '.join(_CHOICES[key])}, not {value!r}"
+        return None
+    if key == "client-output-buffer-limit":
+        try:
+            parse_output_limits(value)
+        except ValueError as e:
+            return str(e)
+        return None
+    if default in ("yes", "no"):
+        if value.strip().lower() not in ("yes", "no", "true", "false", "1", "0"):
+            return f"must be yes or no, not {value!r}"
+        return None
+    if default.lstrip("-").isdigit():
+        try:
+            n = _int_value(value)
+        except ValueError:
+            return f"must be an integer (K/M/G suffixes allowed), not {value!r}"
+        lo, hi = _RANGES.get(key, (-(2**63), 2**63 - 1))
+        if not lo <= n <= hi:
+            return f"must be between {lo} and {hi}, not {n}"
+    return None
+
+
 class Config:
     """Parsed configuration: string values by key, with typed accessors."""
 
@@ -63,26 +150,52 @@ class Config:
         if values:
             self.values.update(values)
         self.path = path
+        # Keys of the file that no one knows (typos), with their line: warned about once at start.
+        self.unknown: list[tuple[str, int]] = []
 
     @classmethod
-    def load(cls, path: str | None) -> "Config":
-        """Read ``path`` (or defaults only when None)."""
-        if path is None:
-            return cls()
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return cls(parse(f.read()), os.path.abspath(path))
+    def load(cls, path: str | None, overrides: dict[str, str] | None = None) -> "Config":
+        """Read and check ``path`` (defaults only when None), then apply
+        ``overrides`` (command-line ``--key value``). Raises ConfigError with
+        one line saying what is wrong and where."""
+        values: dict[str, str] = {}
+        lines: dict[str, int] = {}
+        if path is not None:
+            try:
+                with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                    text = f.read()
+            except OSError as e:
+                raise ConfigError(f"{path}: cannot read the configuration file: {e.strerror or e}") from None
+            try:
+                values = parse(text, lines)
+            except ValueError as e:
+                raise ConfigError(f"{path}:{e}") from None
+        config = cls(path=os.path.abspath(path) if path is not None else None)
+        for key, value in values.items():
+            where = f"{path}:{lines[key]}"
+            if key not in DEFAULTS:
+                if key not in PIKA_KEYS:
+                    config.unknown.append((key, lines[key]))
+                config.values[key] = value
+                continue
+            why = check_value(key, value)
+            if why:
+                raise ConfigError(f"{where}: {key}: {why}")
+            config.values[key] = value
+        for key, value in (overrides or {}).items():
+            if key not in DEFAULTS and key not in PIKA_KEYS:
+                raise ConfigError(f"command line: --{key}: unknown configuration key")
+            why = check_value(key, value) if key in DEFAULTS else None
+            if why:
+                raise ConfigError(f"command line: --{key}: {why}")
+            config.values[key] = value
+        return config
 
     def get(self, key: str) -> str:
         return self.values.get(key, "")
 
     def int(self, key: str) -> int:
-        v = self.values.get(key, "0").strip().lower()
-        mult = 1
-        for suffix, m in (("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
-            if v.endswith(suffix):
-                v, mult = v[: -len(suffix)], m
-                break
-        return int(v) * mult
+        return _int_value(self.values.get(key, "0"))
 
     def bool(self, key: str) -> bool:
         return self.values.get(key, "no").strip().lower() in ("yes", "true", "1")
@@ -117,22 +230,26 @@ def has_control(value: str) -> bool:
     return any(c < " " or c == "\x7f" for c in value)
 
 
-def parse(text: str) -> dict[str, str]:
+def parse(text: str, lines: dict[str, int] | None = None) -> dict[str, str]:
     """Parse ``key : value`` lines; '#' starts a comment line; a value in
-    double quotes may hold backslash escapes (see quote)."""
+    double quotes may hold backslash escapes (see quote). ``lines`` gets
+    each key's line number. A malformed line raises ValueError("<n>: why")."""
     out: dict[str, str] = {}
     # Lines end at '\n' only: str.splitlines also splits at \x1c, \x85,
     # U+2028..., which a value may legitimately contain.
-    for line in text.split("\n"):
+    for n, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         if has_control(line.replace("\t", " ")):
-            raise ValueError(f"bad config line (control character): {line!r}")
+            raise ValueError(f"{n}: bad config line (control character): {line!r}")
         if ":" not in line:
-            raise ValueError(f"bad config line (expected 'key : value'): {line!r}")
+            raise ValueError(f"{n}: bad config line (expected 'key : value'): {line!r}")
         key, _, value = line.partition(":")
-        out[key.strip().lower()] = unquote(value.strip())
+        key = key.strip().lower()
+        out[key] = unquote(value.strip())
+        if lines is not None:
+            lines[key] = n
     return out
 
 

@@ -165,6 +165,21 @@ def _port_problem(config: Config) -> str | None:
     return None
 
 
+def _directory_problem(config: Config) -> str | None:
+    """Create the data, log and dump directories; why one cannot be used, if
+    so (checked before forking: a worker that cannot write its DB would only
+    crash and be restarted)."""
+    for key in ("db-path", "log-path", "dump-path"):
+        path = config.path_of(key)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            return f"{key} {path} cannot be created: {e.strerror or e}"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{key} {path} is not writable"
+    return None
+
+
 def _daemonize() -> None:
     if os.fork():
         os._exit(0)
@@ -196,8 +211,12 @@ def start(config: Config, daemonize: bool) -> int:
         os.unlink(pidfile)
         os.close(lock)
         return 1
-    for key in ("db-path", "log-path", "dump-path"):
-        os.makedirs(config.path_of(key), exist_ok=True)
+    problem = _directory_problem(config)
+    if problem:
+        print(f"pikamp: {problem}", file=sys.stderr)
+        os.unlink(pidfile)
+        os.close(lock)
+        return 1
     if daemonize:
         _daemonize()  # the lock's open file stays with the daemon
     setproctitle(f"pikamp: supervisor {config.get('bind')}:{config.get('port')}")

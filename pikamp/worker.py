@@ -816,10 +816,13 @@ def run(index: int, config: Config) -> None:
     except Exception as e:
         # A full disk or a newer format: restarting cannot help, so say it once
         # and have the supervisor stop. Other errors restart with back-off.
-        if not isinstance(e, FormatError) and engine.short_error(e) not in engine.DISK_ERRORS:
+        fatal = isinstance(e, FormatError) or engine.short_error(e) in engine.DISK_ERRORS
+        if not fatal and not isinstance(e, OSError):
             raise
         log.error("worker %d cannot open its databases: %s", index, e)
-        raise SystemExit(FATAL_EXIT) from None
+        # An OSError (a path taken by a file, no permission ...) may pass:
+        # the supervisor retries, and gives up after a few failed starts.
+        raise SystemExit(FATAL_EXIT if fatal else 1) from None
     try:
         uvloop.run(w.serve())
     finally:

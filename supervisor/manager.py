@@ -22,6 +22,9 @@ MAX_BACKOFF = 5.0
 # restarts at once: its DBs must not stay down for a back-off it did not earn.
 START_GRACE = 1.0
 STABLE_AFTER = 10.0  # a child that lived this long has its back-off forgotten
+# Failed starts in a row after which a child is given up and the tree stops
+# with the reason, instead of restarting it forever.
+MAX_FAILED_STARTS = 5
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _PR_SET_PDEATHSIG = 1
 
@@ -137,6 +140,11 @@ class Supervisor:
                     break
                 lived = now - child.started
                 delay = child.restart_delay(lived)
+                if child.failed_starts >= MAX_FAILED_STARTS:
+                    self.fatal = (f"{child.name} failed to start {child.failed_starts} times in a row "
+                                  f"(last: {why} after {lived:.1f}s; its log lines above say why); stopping")
+                    log.error("%s", self.fatal)
+                    break
                 child.restart_at = now + delay
                 child.restarts += 1
                 if child.on_exit is not None:
