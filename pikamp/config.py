@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from pikamp.redis_params import REDIS_PARAMS
+
 # key -> (default, description)
 DEFAULTS: dict[str, tuple[str, str]] = {
     "port": ("9221", "TCP port clients connect to."),
@@ -88,7 +90,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "timeout": (0, 2**31 - 1),
     "maxclients": (1, 2**32 - 1),
     "client-query-buffer-limit": (1 << 20, 2**63 - 1),
-    "proto-max-bulk-len": (1 << 20, 2**63 - 1),
+    "proto-max-bulk-len": (1, 2**63 - 1),  # Redis: 1 MB; smaller is kept for tests of the limit
     "block-size": (256, 1 << 30),
     "max-background-jobs": (1, 1024),
     "max-subcompactions": (1, 1024),
@@ -174,7 +176,7 @@ class Config:
         for key, value in values.items():
             where = f"{path}:{lines[key]}"
             if key not in DEFAULTS:
-                if key not in PIKA_KEYS:
+                if key not in PIKA_KEYS and key not in REDIS_PARAMS:
                     config.unknown.append((key, lines[key]))
                 config.values[key] = value
                 continue
@@ -183,7 +185,7 @@ class Config:
                 raise ConfigError(f"{where}: {key}: {why}")
             config.values[key] = value
         for key, value in (overrides or {}).items():
-            if key not in DEFAULTS and key not in PIKA_KEYS:
+            if key not in DEFAULTS and key not in PIKA_KEYS and key not in REDIS_PARAMS:
                 raise ConfigError(f"command line: --{key}: unknown configuration key")
             why = check_value(key, value) if key in DEFAULTS else None
             if why:
@@ -342,3 +344,46 @@ def parse_output_limits(text: str) -> dict[str, tuple[int, int, int]]:
 def render_output_limits(limits: dict[str, tuple[int, int, int]]) -> str:
     """As Redis' CONFIG GET shows it: every class, sizes in bytes."""
     return " ".join(f"{c} {' '.join(map(str, limits.get(c, (0, 0, 0))))}" for c in ("normal", "slave", "pubsub"))
+
+
+# -- CONFIG SET across worker restarts -------------------------------------------
+def _runtime_path(config: Config) -> str:
+    return os.path.join(config.path_of("db-path"), ".run", "config-set.json")
+
+
+def save_runtime(config: Config, keys: list[str]) -> None:
+    """Record the current values of ``keys`` (set by CONFIG SET), so that a
+    worker restarted later starts with them, not with the file's."""
+    import json
+
+    path = _runtime_path(config)
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = {}
+    saved.update({k: config.values[k] for k in keys})
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(saved, f)  # ensure_ascii: surrogate-escaped bytes survive as \\udcXX
+    os.replace(tmp, path)
+
+
+def load_runtime(config: Config) -> None:
+    """Apply what CONFIG SET changed since the server started (a restarted worker)."""
+    import json
+
+    try:
+        with open(_runtime_path(config), encoding="utf-8") as f:
+            config.values.update(json.load(f))
+    except (OSError, ValueError):
+        pass
+
+
+def clear_runtime(config: Config) -> None:
+    """A new start of the whole server begins from the file, as Redis does."""
+    try:
+        os.unlink(_runtime_path(config))
+    except FileNotFoundError:
+        pass

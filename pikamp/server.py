@@ -13,7 +13,7 @@ from setproctitle import setproctitle
 
 from pikamp import clientcount, logs, services, worker
 from pikamp.commands import load_all
-from pikamp.config import Config
+from pikamp.config import Config, clear_runtime
 from supervisor import ChildSpec, Supervisor
 from supervisor.limits import raise_open_files
 
@@ -217,6 +217,7 @@ def start(config: Config, daemonize: bool) -> int:
         os.unlink(pidfile)
         os.close(lock)
         return 1
+    clear_runtime(config)
     if daemonize:
         _daemonize()  # the lock's open file stays with the daemon
     setproctitle(f"pikamp: supervisor {config.get('bind')}:{config.get('port')}")

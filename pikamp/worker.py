@@ -22,7 +22,7 @@ from setproctitle import setproctitle
 from pikamp import blocking, clientcount, multi
 from pikamp.commands import load_all
 from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
-from pikamp.config import Config, parse_output_limits
+from pikamp.config import Config, load_runtime, parse_output_limits
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
@@ -808,6 +808,7 @@ def run(index: int, config: Config) -> None:
     import uvloop
 
     load_all()
+    load_runtime(config)  # CONFIG SET since the start survives this worker's restart
     w = Worker(index, config)
     owned = ",".join(f"db{i}" for i in w.owned())
     setproctitle(f"pikamp: worker {index} [{owned}]")
