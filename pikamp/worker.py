@@ -14,14 +14,16 @@ import signal
 import socket
 import time
 from collections import deque
+from time import perf_counter_ns
 from typing import Callable
 
 import hiredis
 from setproctitle import setproctitle
 
 from pikamp import blocking, clientcount, multi
+from pikamp.slowlog import SlowLog, error_prefix
 from pikamp.commands import load_all
-from pikamp.commands.table import COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
+from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, load_runtime, parse_output_limits
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
@@ -45,6 +47,8 @@ NOAUTH_OUTPUT_LIMIT = 64 << 10
 
 # Commands a client may send before AUTH when requirepass is set.
 _NOAUTH_OK = {b"auth", b"hello", b"quit", b"reset"}
+# Commands whose arguments may hold a password: never in the slow log.
+_SECRET_ARGS = {"auth", "hello", "migrate"}
 
 
 class Ctx:
@@ -232,7 +236,7 @@ class Client(asyncio.Protocol):
             if cmd is None:
                 w.stat_commands += 1
                 self.multi_failed = self.multi is not None
-                self.add_reply(encode(unknown_command(name, args[1:]), False))
+                self.add_reply(w.count_error(encode(unknown_command(name, args[1:]), False)))
                 return
         w.stat_commands += 1
         ar = cmd.arity
@@ -241,13 +245,19 @@ class Client(asyncio.Protocol):
             error = encode(wrong_arity(cmd.name), False)
             if cmd.name == "exec":  # as Redis: a refused EXEC discards the transaction
                 error = multi.abort(self, error)
-            self.add_reply(error)
+            cmd.rejected += 1
+            self.add_reply(w.count_error(error))
             return
         if not self.authed and name.lower() not in _NOAUTH_OK:
-            self.add_reply(b"-" + NOAUTH.encode() + b"\r\n")
+            cmd.rejected += 1
+            self.add_reply(w.count_error(b"-" + NOAUTH.encode() + b"\r\n"))
             return
         if self.multi is not None and cmd.name not in multi.RUN_AT_ONCE:
-            self.add_reply(multi.queue(self, cmd, args))
+            reply = multi.queue(self, cmd, args)
+            if reply[:1] == b"-":
+                cmd.rejected += 1
+                w.count_error(reply)
+            self.add_reply(reply)
             return
         self.last_cmd = cmd
         route = cmd.route
@@ -264,10 +274,12 @@ class Client(asyncio.Protocol):
             else:
                 self.forward(owner, self.db_index, args)
         elif route == LOCAL:
+            t0 = perf_counter_ns()
             try:
                 r = cmd.handler(self, args)
             except RespError as e:
                 r = e
+            w.account(cmd, args, perf_counter_ns() - t0, r, self, self.id)
             if type(r) is Deferred:
                 r.then(self.hold())
             else:
@@ -449,6 +461,10 @@ class Worker:
         # WATCHes on the DBs owned here: client id -> (db, key, expiry when watched).
         self.watches: dict[int, list[tuple[int, bytes, int]]] = {}
         self.in_exec = False  # running an EXEC's commands (nothing blocks)
+        # INFO errorstats (error code -> count) and the slow log, of the commands run here.
+        self.errors: dict[bytes, int] = {}
+        self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
+        self.set_slowlog_threshold(config.int("slowlog-log-slower-than"))
         # Lookup by the name as clients usually send it (lower or upper case);
         # other spellings fall back to a lower() (commands are loaded by now).
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
@@ -565,6 +581,49 @@ class Worker:
             log.info("db%d: writes resumed", db.index)
         return None
 
+    # -- what the pipeline records (INFO commandstats / errorstats, SLOWLOG) ---
+    def set_slowlog_threshold(self, micros: int) -> None:
+        """slowlog-log-slower-than: -1 logs nothing, 0 every command."""
+        self.slow_ns = micros * 1000 if micros >= 0 else 1 << 62
+
+    def count_error(self, reply: bytes) -> bytes:
+        """Count an error reply by its code (INFO errorstats); returns it."""
+        code = error_prefix(reply)
+        self.errors[code] = self.errors.get(code, 0) + 1
+        return reply
+
+    def account(self, cmd: Command, args: list[bytes], nanos: int, result: object, conn, client_id: int) -> None:
+        """After a command ran: its counters, the error it answered, the slow log."""
+        if cmd.subcommands and len(args) > 1:  # counted as Redis does: config|set
+            cmd = cmd.subcommands.get(args[1].lower().decode("latin-1"), cmd)
+        cmd.calls += 1
+        cmd.nanos += nanos
+        if type(result) is RespError:
+            cmd.failed += 1
+            code = result.message.partition(" ")[0].encode("latin-1", "replace") or b"ERR"
+            self.errors[code] = self.errors.get(code, 0) + 1
+        if nanos >= self.slow_ns and cmd.name[:2] != "__" and "skip_slowlog" not in cmd.flags \
+                and cmd.name not in _SECRET_ARGS:
+            self.log_slow(args, nanos // 1000, conn, client_id)
+
+    def log_slow(self, args: list[bytes], micros: int, conn, client_id: int) -> None:
+        """A slow log entry with the client's address and name; for a client
+        of another worker, these are asked for and filled in when they come."""
+        client = conn if conn is not None else self.clients.get(client_id)
+        if client is not None or not client_id:
+            addr, name = (client.addr, client.name) if client is not None else ("", b"")
+            self.slowlog.add(args, micros, addr, name)
+            return
+        entry = self.slowlog.add(args, micros, "", b"")
+        owner = client_id % self.nworkers
+
+        def fill(reply: bytes) -> None:
+            value = decode_reply(reply)
+            if type(value) is list and len(value) == 2:
+                entry[4], entry[5] = value
+        if owner in self.peers:
+            self.peers[owner].send(-1, False, [b"__client_addr", b"%d" % client_id], fill)
+
     # -- execution -----------------------------------------------------------
     def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn,
                   client_id: int = 0) -> bytes | Deferred:
@@ -577,6 +636,7 @@ class Worker:
         eng = ctx.db.engine if db >= 0 else None
         if eng is not None and eng.failed is not None and cmd.is_write:
             return encode(eng.refusal(), resp3)
+        t0 = perf_counter_ns()
         try:
             r = cmd.handler(ctx, args)
         except RespError as e:
@@ -584,6 +644,7 @@ class Worker:
         except Exception as e:  # a bug must not take the worker down
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
+        self.account(cmd, args, perf_counter_ns() - t0, r, conn, client_id)
         if READY and not self.in_exec:  # it fed keys clients are blocked on (EXEC: once it is done)
             _SERVING[:] = (eng, self.tainted)
             try:
@@ -772,6 +833,19 @@ class Worker:
         for db in self.dbs.values():
             db.commit()
             db.engine.close()
+
+
+def decode_reply(reply: bytes) -> object:
+    """One RESP reply as Python values (hiredis)."""
+    reader = hiredis.Reader()
+    reader.feed(reply)
+    return reader.gets()
+
+
+@command("__client_addr", 2, internal=True, route=ALL, summary="The address and name of a client of this worker")
+def _client_addr(ctx, args):
+    c = ctx.worker.clients.get(int(args[1]))
+    return [c.addr.encode(), c.name] if c is not None else [b"", b""]
 
 
 @command("__batch", 2, internal=True, summary="Run a client's read forwarded as raw RESP (Client.forward_read)")

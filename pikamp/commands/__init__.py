@@ -17,6 +17,7 @@ MODULES = (
     "admin",
     "pika_scans",
     "transactions",
+    "slowlog",
 )
 
 

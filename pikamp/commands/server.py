@@ -446,6 +446,10 @@ def _apply_config(ctx, args):
             w.set_fsync(text)
         elif name == "client-query-buffer-limit":
             w.query_limit = int(text)
+        elif name == "slowlog-max-len":
+            w.slowlog.resize(int(text))
+        elif name == "slowlog-log-slower-than":
+            w.set_slowlog_threshold(int(text))
     if w.index == 0:  # one of the workers keeps it for the ones restarted later
         save_runtime(w.config, [k.decode() for k in args[1::2]])
     return "OK"
@@ -462,6 +466,10 @@ def _reset_stats(ctx, args):
     w = ctx.worker
     w.stat_commands = 0
     w.stat_connections = 0
+    w.errors.clear()
+    for cmd in COMMANDS.values():
+        for c in (cmd, *cmd.subcommands.values()):
+            c.calls = c.nanos = c.rejected = c.failed = 0
     for db in w.dbs.values():
         db.expired_keys = 0
     stats.ops_meter(w).reset()
@@ -617,6 +625,8 @@ def _stats(w, gathered) -> Lines:
         ("instantaneous_ops_per_sec", sum(g[b"ops"] for g in gathered)),
         ("expired_keys", sum(g[b"expired_keys"] for g in gathered)),
         ("evicted_keys", 0),
+        ("total_error_replies", sum(n for g in gathered for n in stats.pairs_to_dict(g[b"errors"]).values())),
+        ("unexpected_error_replies", 0),
         # Pika's field: a COMPACT is running in some worker.
         ("is_compact", "yes" if any(g[b"compacting"] for g in gathered) else "no"),
     ]
@@ -696,6 +706,31 @@ def _rocksdb(w, gathered) -> Lines:
     return lines
 
 
+def _commandstats(w, gathered) -> Lines:
+    """Redis' cmdstat_<name> lines, summed over the workers that ran them."""
+    totals: dict[bytes, list[int]] = {}
+    for g in gathered:
+        for name, calls, nanos, rejected, failed in g.get(b"cmdstats", []):
+            t = totals.setdefault(name, [0, 0, 0, 0])
+            for i, v in enumerate((calls, nanos, rejected, failed)):
+                t[i] += v
+    lines: Lines = []
+    for name, (calls, nanos, rejected, failed) in totals.items():
+        usec = nanos // 1000
+        per_call = usec / calls if calls else 0
+        lines.append((f"cmdstat_{name.decode()}", f"calls={calls},usec={usec},usec_per_call={per_call:.2f},"
+                                                  f"rejected_calls={rejected},failed_calls={failed}"))
+    return lines
+
+
+def _errorstats(w, gathered) -> Lines:
+    counts: dict[bytes, int] = {}
+    for g in gathered:
+        for code, n in stats.pairs_to_dict(g[b"errors"]).items():
+            counts[code] = counts.get(code, 0) + n
+    return [(f"errorstat_{code.decode('latin-1')}", f"count={n}") for code, n in sorted(counts.items())]
+
+
 # Sections in Redis's order: name -> (title, lines, needs numbers from every worker).
 _SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
     b"server": ("Server", _server, False),
@@ -706,12 +741,14 @@ _SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
     b"replication": ("Replication", _replication, False),
     b"cpu": ("CPU", _cpu, False),
     b"modules": ("Modules", _modules, False),
+    b"commandstats": ("Commandstats", _commandstats, True),
+    b"errorstats": ("Errorstats", _errorstats, True),
     b"cluster": ("Cluster", _cluster, False),
     b"keyspace": ("Keyspace", _keyspace, True),
     # Pika's: in INFO all / everything or by name, not in the default set.
     b"rocksdb": ("RocksDB", _rocksdb, True),
 }
-_NOT_DEFAULT = {b"rocksdb"}
+_NOT_DEFAULT = {b"rocksdb", b"commandstats"}
 _ALL = {b"all", b"everything"}
 
 
@@ -747,7 +784,7 @@ def info(conn, args):
         return _render(w, sections, [stats.pairs_to_dict(r) for r in replies])
 
     # RocksDB's numbers cost a few properties per DB: only when shown.
-    ask = [b"__info", b"rocksdb"] if b"rocksdb" in sections else [b"__info"]
+    ask = [b"__info"] + [s for s in (b"rocksdb", b"commandstats") if s in sections]
     return stats.gather(w, ask, conn.resp3, combine)
 
 
@@ -763,7 +800,12 @@ def _worker_info(ctx, args):
             b"rocksdb": [[i, [x for kv in db.engine.numbers().items() for x in kv]] for i, db in w.dbs.items()],
             b"block_cache": [sum(c[j] for c in caches) for j in range(3)],
         }
+    if b"commandstats" in args[1:]:
+        extra[b"cmdstats"] = [[c.name.encode(), c.calls, c.nanos, c.rejected, c.failed]
+                              for cmd in COMMANDS.values() for c in (cmd, *cmd.subcommands.values())
+                              if c.calls or c.rejected]
     return extra | {
+        b"errors": w.errors,
         b"clients": len(w.clients),
         b"blocked": len({id(waiter) for db in w.dbs.values() for queue in db.blocked.values() for waiter in queue}),
         b"connections": w.stat_connections,

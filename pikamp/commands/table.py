@@ -32,6 +32,11 @@ class Command:
     complexity: str
     acl_categories: tuple[str, ...] = ()
     subcommands: dict[str, "Command"] = field(default_factory=dict)
+    # INFO commandstats, counted by the pipeline in the worker that runs it.
+    calls: int = 0
+    nanos: int = 0
+    rejected: int = 0  # refused before it ran (arity, NOAUTH, not allowed in MULTI)
+    failed: int = 0  # ran and answered an error
 
     @property
     def is_write(self) -> bool:

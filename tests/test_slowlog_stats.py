@@ -1,0 +1,101 @@
+"""What the pipeline records: SLOWLOG over every worker (with the client's
+address even for a command run in another worker), INFO commandstats and
+errorstats summed over the workers, CONFIG RESETSTAT."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from resp_client import RawConn, parse
+from servers import PikampServer
+
+
+def test_slowlog_errors_and_help_like_redis(diff):
+    for cmd in (("SLOWLOG", "GET", "-2"), ("SLOWLOG", "GET", "x"), ("SLOWLOG", "GET", "1", "2"),
+                ("SLOWLOG", "LEN", "a"), ("SLOWLOG", "RESET", "a"), ("SLOWLOG", "HELP"), ("SLOWLOG", "NOPE"),
+                ("SLOWLOG",)):
+        diff(*cmd)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = PikampServer(str(tmp_path_factory.mktemp("slowlog")), workers=2).start()
+    s.wait_all_workers()
+    yield s
+    s.stop()
+
+
+def _info(c: RawConn, section: str) -> dict[str, str]:
+    text = parse(c.call("INFO", section)).decode()
+    return dict(line.split(":", 1) for line in text.split("\r\n") if line and not line.startswith("#"))
+
+
+def test_slowlog_records_commands_of_both_workers(srv):
+    admin = RawConn(srv.port)
+    conns = [RawConn(srv.port) for _ in range(8)]  # on both workers
+    try:
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        admin.call("SLOWLOG", "RESET")
+        for i, c in enumerate(conns):
+            c.call("CLIENT", "SETNAME", f"c{i}")
+            c.call("SELECT", str(i % 2))  # DBs owned by either worker
+            c.call("SET", f"key{i}", "v")
+        long_args = ["RPUSH", "many"] + [f"e{i}" for i in range(40)]
+        conns[0].call(*long_args)
+        conns[1].call("SET", "big", "x" * 300)
+        time.sleep(0.3)  # the addresses of forwarded commands' clients are asked for
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        entries = parse(admin.call("SLOWLOG", "GET", "-1"))
+        sets = {e[3][1]: e for e in entries if e[3][0].lower() == b"set" and e[3][1].startswith(b"key")}
+        assert len(sets) == 8
+        for i, c in enumerate(conns):
+            entry = sets[b"key%d" % i]
+            assert entry[5] == b"c%d" % i  # the client's name, wherever the command ran
+            assert entry[4].startswith(b"127.0.0.1:")
+            assert isinstance(entry[0], int) and isinstance(entry[2], int) and entry[2] >= 0
+        rpush = next(e for e in entries if e[3][0].lower() == b"rpush")
+        assert len(rpush[3]) == 32 and rpush[3][-1] == b"... (11 more arguments)"
+        big = next(e for e in entries if e[3][0].lower() == b"set" and e[3][1] == b"big")
+        assert big[3][2] == b"x" * 128 + b"... (172 more bytes)"
+        assert len(parse(admin.call("SLOWLOG", "GET"))) == 10
+        assert len(parse(admin.call("SLOWLOG", "GET", "2"))) == 2
+        assert parse(admin.call("SLOWLOG", "LEN")) == len(entries)
+        assert admin.call("SLOWLOG", "RESET") == b"+OK\r\n"
+        assert parse(admin.call("SLOWLOG", "LEN")) <= 1
+        admin.call("CONFIG", "SET", "slowlog-max-len", "3", "slowlog-log-slower-than", "0")
+        for c in conns:
+            c.call("PING")
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "10000", "slowlog-max-len", "128")
+        assert parse(admin.call("SLOWLOG", "LEN")) <= 6  # at most 3 per worker
+    finally:
+        for c in conns + [admin]:
+            c.close()
+
+
+def test_commandstats_and_errorstats_sum_every_worker(srv):
+    admin = RawConn(srv.port)
+    conns = [RawConn(srv.port) for _ in range(6)]
+    try:
+        admin.call("CONFIG", "RESETSTAT")
+        for i, c in enumerate(conns):
+            c.call("SELECT", str(i % 2))
+            c.call("SET", "s", "x")
+            c.call("LPUSH", "s", "y")  # WRONGTYPE: a failed call
+            c.call("GET")  # wrong arity: a rejected call
+            c.call("NOSUCH")
+        stats = _info(admin, "commandstats")
+        assert stats["cmdstat_set"].startswith("calls=6,")
+        assert stats["cmdstat_lpush"].startswith("calls=6,") and stats["cmdstat_lpush"].endswith("failed_calls=6")
+        assert stats["cmdstat_get"].startswith("calls=0,") and "rejected_calls=6" in stats["cmdstat_get"]
+        assert "cmdstat_config|resetstat" in stats or "cmdstat_select" in stats
+        errors = _info(admin, "errorstats")
+        assert errors["errorstat_WRONGTYPE"] == "count=6"
+        assert errors["errorstat_ERR"] == "count=12"
+        assert _info(admin, "stats")["total_error_replies"] == "18"
+        admin.call("CONFIG", "RESETSTAT")
+        assert _info(admin, "errorstats") == {}
+        assert "cmdstat_set" not in _info(admin, "commandstats")
+    finally:
+        for c in conns + [admin]:
+            c.close()
