@@ -43,6 +43,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "rate-limiter-bandwidth": ("0", "Compaction and flush write rate limit per DB (bytes/s; 0: none)."),
     "max-background-jobs": ("2", "RocksDB background flush/compaction threads per DB."),
     "compression": ("snappy", "RocksDB compression: none, snappy, lz4, zstd, zlib."),
+    "enable-db-statistics": ("no", "RocksDB tickers (INFO rocksdb block cache hits/misses, stall time); cost ~0.5 us per read."),
     "least-free-disk-resume-size": ("268435456", "After a disk-full error, writes resume once this much disk is free (bytes)."),
     "manually-resume-interval": ("10", "Seconds between automatic checks whether writes can resume after disk full."),
     "binlog-file-size": ("104857600", "Size of one binlog file write2file<N> (bytes)."),
@@ -74,7 +75,7 @@ PIKA_KEYS = frozenset("""
     rate-limiter-refill-period-us rate-limiter-fairness rate-limiter-auto-tuned
     pin_l0_filter_and_index_blocks_in_cache enable-blob-files min-blob-size blob-file-size
     blob-compression-type enable-blob-garbage-collection blob-garbage-collection-age-cutoff
-    blob-garbage-collection-force-threshold blob-cache blob-num-shard-bits enable-db-statistics
+    blob-garbage-collection-force-threshold blob-cache blob-num-shard-bits
     db-statistics-level rocksdb-ttl-second rocksdb-periodic-second compact-cron compact-interval
     max-cache-statistic-keys small-compaction-threshold small-compaction-duration-threshold
     min-check-resume-ratio cache-model cache-type cache-num cache-maxmemory cache-maxmemory-policy

@@ -419,6 +419,7 @@ def tuning_from_config(cfg: Config) -> Tuning:
         max_subcompactions=cfg.int("max-subcompactions"),
         rate_limit=cfg.int("rate-limiter-bandwidth"),
         compression=cfg.get("compression"),
+        statistics=cfg.bool("enable-db-statistics"),
         cache=engine.new_cache(cfg.int("block-cache")) if cfg.bool("share-block-cache") else None,
         write_buffers=engine.new_write_buffers(cfg.int("max-write-buffer-size")),
     )
@@ -644,7 +645,12 @@ class Worker:
         except Exception as e:  # a bug must not take the worker down
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
-        self.account(cmd, args, perf_counter_ns() - t0, r, conn, client_id)
+        nanos = perf_counter_ns() - t0
+        if cmd.subcommands or nanos >= self.slow_ns or type(r) is RespError:
+            self.account(cmd, args, nanos, r, conn, client_id)
+        else:  # the common case, inline: one call less per command
+            cmd.calls += 1
+            cmd.nanos += nanos
         if READY and not self.in_exec:  # it fed keys clients are blocked on (EXEC: once it is done)
             _SERVING[:] = (eng, self.tainted)
             try:

@@ -672,8 +672,7 @@ def _keyspace(w, gathered) -> Lines:
 
 
 _ROCKSDB_TOTALS = (b"memtable_bytes", b"table_readers_bytes", b"pending_compaction_bytes",
-                   b"running_compactions", b"running_flushes", b"write_stall_micros",
-                   b"write_stopped", b"estimated_keys", b"sst_bytes")
+                   b"running_compactions", b"running_flushes", b"write_stopped", b"estimated_keys", b"sst_bytes")
 
 
 def _rocksdb(w, gathered) -> Lines:
@@ -681,17 +680,18 @@ def _rocksdb(w, gathered) -> Lines:
     DB of every worker, then one line per DB."""
     dbs = sorted((entry[0], stats.pairs_to_dict(entry[1])) for g in gathered for entry in g.get(b"rocksdb", []))
     caches = [g[b"block_cache"] for g in gathered if b"block_cache" in g]
-    hits = sum(d[b"block_cache_hits"] for _, d in dbs)
-    misses = sum(d[b"block_cache_misses"] for _, d in dbs)
     lines: Lines = [
         ("block_cache_capacity", sum(c[0] for c in caches)),
         ("block_cache_usage", sum(c[1] for c in caches)),
         ("block_cache_pinned_usage", sum(c[2] for c in caches)),
-        ("block_cache_hits", hits),
-        ("block_cache_misses", misses),
-        ("block_cache_hit_rate", f"{hits / (hits + misses) if hits + misses else 0:.4f}"),
-        ("memtable_budget", w.config.int("max-write-buffer-size") * w.nworkers),
     ]
+    if dbs and b"block_cache_hits" in dbs[0][1]:  # enable-db-statistics: RocksDB's tickers
+        hits = sum(d[b"block_cache_hits"] for _, d in dbs)
+        misses = sum(d[b"block_cache_misses"] for _, d in dbs)
+        lines += [("block_cache_hits", hits), ("block_cache_misses", misses),
+                  ("block_cache_hit_rate", f"{hits / (hits + misses) if hits + misses else 0:.4f}"),
+                  ("write_stall_micros", sum(d[b"write_stall_micros"] for _, d in dbs))]
+    lines.append(("memtable_budget", w.config.int("max-write-buffer-size") * w.nworkers))
     lines += [(name.decode(), sum(d[name] for _, d in dbs)) for name in _ROCKSDB_TOTALS]
     levels = sorted({k for _, d in dbs for k in d if k.startswith(b"sst_bytes_l")})
     lines += [(k.decode(), sum(d.get(k, 0) for _, d in dbs)) for k in levels]
