@@ -18,6 +18,7 @@ MODULES = (
     "pika_scans",
     "transactions",
     "slowlog",
+    "introspection",
 )
 
 

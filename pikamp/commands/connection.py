@@ -4,7 +4,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from pikamp import REDIS_VERSION, stats
+from pikamp import REDIS_VERSION, multi, stats
 from pikamp.commands.table import LOCAL, command
 from pikamp.config import to_bytes
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
@@ -165,10 +165,13 @@ def _client_setinfo(conn, args):
 def client_line(c) -> bytes:
     """One CLIENT LIST / CLIENT INFO line, in Redis 7.0's field order."""
     now = time.monotonic()
+    in_multi = c.multi is not None
+    # Redis' flags: x in MULTI, b blocked (BLPOP ...), N none.
+    flags = ("x" if in_multi else "") + ("b" if c.backlog is not None else "") or "N"
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('latin-1')} "
-        f"age={int(now - c.created)} idle={int(now - c.last_io)} flags=N db={c.db_index} sub=0 psub=0 "
-        f"ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
+        f"age={int(now - c.created)} idle={int(now - c.last_io)} flags={flags} db={c.db_index} sub=0 psub=0 "
+        f"ssub=0 multi={len(c.multi) if in_multi else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
         f"events=r cmd={c.last_cmd.name if c.last_cmd else 'NULL'} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
     ).encode()
 
@@ -379,3 +382,18 @@ _CLIENT_SUBS = {
     b"no-touch": _client_no_touch,
     b"help": _client_help,
 }
+
+
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
+         since="6.2.0", summary="Reset the connection")
+def reset(conn, args):
+    """As Redis: the transaction and WATCHes go, RESP2, DB 0, and a
+    connection that needed AUTH needs it again."""
+    conn.multi, conn.multi_failed = None, False
+    multi.unwatch_all(conn)
+    conn.resp3 = False
+    conn.db_index = 0
+    if conn.worker.requirepass:
+        conn.authed = False
+        conn.parser.auth_required = True
+    return "RESET"

@@ -1,0 +1,74 @@
+"""OBJECT, MEMORY USAGE and RESET: Redis 7.0's replies where they can be the
+same (encodings by Redis' thresholds, refcounts, errors), sensible ones where
+pikamp has no such state (idle time, access frequency, memory of a value)."""
+from __future__ import annotations
+
+from resp_client import RawConn, parse
+
+SEQUENCES = [
+    [("OBJECT",), ("OBJECT", "HELP"), ("OBJECT", "FOO", "k"), ("OBJECT", "ENCODING", "nokey"),
+     ("OBJECT", "FREQ", "nokey"), ("OBJECT", "IDLETIME", "nokey"), ("OBJECT", "REFCOUNT", "nokey"),
+     ("OBJECT", "ENCODING"), ("OBJECT", "ENCODING", "a", "b")],
+    [("SET", "i", "123"), ("SET", "s", "hello"), ("SET", "l", "x" * 45), ("SET", "e44", "y" * 44),
+     ("SET", "neg", "-5"), ("SET", "big", "12345678901234567890"), ("SET", "lead", "0123"),
+     ("OBJECT", "ENCODING", "i"), ("OBJECT", "ENCODING", "s"), ("OBJECT", "ENCODING", "l"),
+     ("OBJECT", "ENCODING", "e44"), ("OBJECT", "ENCODING", "neg"), ("OBJECT", "ENCODING", "big"),
+     ("OBJECT", "ENCODING", "lead"), ("OBJECT", "REFCOUNT", "i"), ("OBJECT", "REFCOUNT", "s"),
+     ("OBJECT", "REFCOUNT", "neg"), ("SET", "i2", "10000"), ("OBJECT", "REFCOUNT", "i2"), ("OBJECT", "FREQ", "i")],
+    [("HSET", "h", "f", "v"), ("OBJECT", "ENCODING", "h"), ("HSET", "h2", "f", "x" * 65),
+     ("OBJECT", "ENCODING", "h2"), ("SADD", "st", "1", "2", "-3"), ("OBJECT", "ENCODING", "st"),
+     ("SADD", "st2", "a"), ("OBJECT", "ENCODING", "st2"), ("ZADD", "z", "1", "a"), ("OBJECT", "ENCODING", "z"),
+     ("ZADD", "z2", "1", "y" * 65), ("OBJECT", "ENCODING", "z2"), ("RPUSH", "ls", "a"),
+     ("OBJECT", "ENCODING", "ls"), ("OBJECT", "REFCOUNT", "h")],
+    [("MEMORY",), ("MEMORY", "USAGE", "nokey"), ("MEMORY", "USAGE", "k", "SAMPLES"),
+     ("MEMORY", "USAGE", "k", "FOO", "1"), ("MEMORY", "NOPE"), ("MEMORY", "USAGE")],
+    [("RESET",), ("RESET", "x"), ("MULTI",), ("SET", "a", "1"), ("RESET",), ("EXEC",), ("GET", "a"),
+     ("SELECT", "3"), ("SET", "in3", "x"), ("RESET",), ("GET", "in3")],
+]
+
+
+def test_object_memory_reset_like_redis(diff):
+    for seq in SEQUENCES:
+        diff.run(seq)
+
+
+def test_encoding_follows_the_configured_thresholds(diff):
+    diff.run([("CONFIG", "SET", "hash-max-listpack-entries", "2"), ("HSET", "h", "a", "1", "b", "2"),
+              ("OBJECT", "ENCODING", "h"), ("HSET", "h3", "a", "1", "b", "2", "c", "3"), ("OBJECT", "ENCODING", "h3"),
+              ("CONFIG", "SET", "hash-max-listpack-entries", "512")])
+
+
+def test_idle_time_frequency_and_memory_usage(r, pikamp_server):
+    c = RawConn(pikamp_server.port)
+    try:
+        c.call("SET", "k", "v" * 100)
+        c.call("RPUSH", "l", *[str(i) for i in range(100)])
+        assert c.call("OBJECT", "IDLETIME", "k") == b":0\r\n"  # access times are not kept
+        small = parse(c.call("MEMORY", "USAGE", "k"))
+        assert 100 < small < 400
+        all_sampled = parse(c.call("MEMORY", "USAGE", "l", "SAMPLES", "0"))
+        assert parse(c.call("MEMORY", "USAGE", "l")) > 100 * 8 and all_sampled > 100 * 8
+        c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+        assert c.call("OBJECT", "FREQ", "k") == b":0\r\n"
+        assert c.call("OBJECT", "IDLETIME", "k").startswith(b"-ERR An LFU maxmemory policy is selected")
+    finally:
+        c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        c.close()
+
+
+def test_reset_needs_auth_again(tmp_path):
+    from servers import PikampServer
+
+    srv = PikampServer(str(tmp_path / "auth")).start()
+    try:
+        c = RawConn(srv.port)
+        c.call("CONFIG", "SET", "requirepass", "pw")
+        assert c.call("AUTH", "pw") == b"+OK\r\n"
+        c.call("HELLO", "3")
+        assert c.call("RESET") == b"+RESET\r\n"
+        assert c.call("GET", "x").startswith(b"-NOAUTH")
+        assert c.call("AUTH", "pw") == b"+OK\r\n"
+        assert c.call("GET", "x") == b"$-1\r\n"  # RESP2 again
+        c.close()
+    finally:
+        srv.stop()
