@@ -168,39 +168,45 @@ def expires_count(db) -> int:
 
 # -- instantaneous ops/sec --------------------------------------------------------
 class OpsMeter:
-    """instantaneous_ops_per_sec as Redis measures it: the mean of the last
-    16 command rates, sampled every 100 ms."""
+    """instantaneous_ops_per_sec and instantaneous_input/output_kbps as Redis
+    measures them: the mean of the last 16 rates, sampled every 100 ms."""
 
     SAMPLES = 16
     PERIOD = 0.1
+    OPS, NET_IN, NET_OUT = 0, 1, 2
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.rates = [0.0] * self.SAMPLES
+        self.rates = [[0.0] * self.SAMPLES for _ in range(3)]
         self.next = 0
         self.last_time = time.monotonic()
-        self.last_count = worker.stat_commands
+        self.last = self._counts()
         worker.loop.call_later(self.PERIOD, self._sample)  # type: ignore[union-attr]
+
+    def _counts(self) -> tuple[int, int, int]:
+        w = self.worker
+        return w.stat_commands, w.stat_net_in, w.stat_net_out
 
     def _sample(self) -> None:
         w = self.worker
         if w.stopping:
             return
         now = time.monotonic()
-        count = w.stat_commands
+        counts = self._counts()
         elapsed = now - self.last_time
         if elapsed > 0:
-            self.rates[self.next] = max(0, count - self.last_count) / elapsed
+            for i, (count, last) in enumerate(zip(counts, self.last)):
+                self.rates[i][self.next] = max(0, count - last) / elapsed
             self.next = (self.next + 1) % self.SAMPLES
-        self.last_time, self.last_count = now, count
+        self.last_time, self.last = now, counts
         w.loop.call_later(self.PERIOD, self._sample)  # type: ignore[union-attr]
 
-    def rate(self) -> int:
-        return int(sum(self.rates) / self.SAMPLES)
+    def rate(self, which: int = 0) -> int:
+        return int(sum(self.rates[which]) / self.SAMPLES)
 
     def reset(self) -> None:
-        self.rates = [0.0] * self.SAMPLES
-        self.last_count = self.worker.stat_commands
+        self.rates = [[0.0] * self.SAMPLES for _ in range(3)]
+        self.last = self._counts()
 
 
 _meters: weakref.WeakKeyDictionary[Worker, OpsMeter] = weakref.WeakKeyDictionary()

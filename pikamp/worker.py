@@ -117,6 +117,7 @@ class Client(asyncio.Protocol):
         self.laddr = f"{sock[0]}:{sock[1]}" if sock else ""
         w = self.worker
         if not clientcount.admit(len(w.clients), w.maxclients):  # all workers' clients together
+            w.stat_rejected += 1
             self.closing = True  # what it sends now is dropped
             clientcount.refuse(transport)
             return
@@ -167,6 +168,7 @@ class Client(asyncio.Protocol):
         w = self.worker
         w.begin_turn()
         self.last_io = time.monotonic()
+        w.stat_net_in += len(data)
         try:
             cmds = self.parser.feed(data)
         except ProtocolError as e:
@@ -368,6 +370,7 @@ class Client(asyncio.Protocol):
             data = b"".join(self.out)
             t.write(data)
             self.out.clear()
+            self.worker.stat_net_out += len(data)
             if not self.authed:
                 # Before AUTH a client gets little: past this many reply bytes
                 # in all it is closed (a flood of wrong AUTHs, of NOAUTHs).
@@ -451,6 +454,9 @@ class Worker:
         self.started = time.time()
         self.stat_commands = 0
         self.stat_connections = 0
+        self.stat_net_in = 0  # bytes read from clients (INFO total_net_input_bytes)
+        self.stat_net_out = 0
+        self.stat_rejected = 0  # connections refused at maxclients
         self.compacting = 0  # background compactions running (COMPACT)
         # (engine, reply, how many replies it stands for) of this turn's replies
         # that show uncommitted writes: replaced by errors if the commit fails.
@@ -634,7 +640,11 @@ class Worker:
         ctx.resp3 = resp3
         ctx.conn = conn
         ctx.client_id = client_id
-        eng = ctx.db.engine if db >= 0 else None
+        if db >= 0:
+            ctx.db.reading = cmd.reads  # its lookups count as keyspace hits / misses
+            eng = ctx.db.engine
+        else:
+            eng = None
         if eng is not None and eng.failed is not None and cmd.is_write:
             return encode(eng.refusal(), resp3)
         t0 = perf_counter_ns()

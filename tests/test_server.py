@@ -710,3 +710,24 @@ def test_info_rocksdb_tickers_with_enable_db_statistics(tmp_path):
         c.close()
     finally:
         srv.stop()
+
+
+def test_info_stats_counts_hits_misses_and_bytes_of_every_worker(on_each_worker):
+    first, second = on_each_worker[0], on_each_worker[1]
+    first.call("SET", "hit-me", "v")
+    before = _info(first, "stats")
+    for c in (first, second):
+        for db in ("0", "1"):
+            c.call("SELECT", db)
+            c.call("GET", "hit-me")
+            c.call("GET", "nobody-here")
+        c.call("SELECT", "0")
+    after = _info(first, "stats")
+    # DB 0 has the key, DB 1 does not: 2 hits, 6 misses, wherever they ran.
+    assert int(after["keyspace_hits"]) - int(before["keyspace_hits"]) == 2
+    assert int(after["keyspace_misses"]) - int(before["keyspace_misses"]) == 6
+    assert int(after["total_net_input_bytes"]) > int(before["total_net_input_bytes"]) + 100
+    assert int(after["total_net_output_bytes"]) > int(before["total_net_output_bytes"])
+    for field in ("instantaneous_input_kbps", "instantaneous_output_kbps"):
+        float(after[field])
+    assert after["rejected_connections"].isdigit()

@@ -466,12 +466,13 @@ def _reset_stats(ctx, args):
     w = ctx.worker
     w.stat_commands = 0
     w.stat_connections = 0
+    w.stat_net_in = w.stat_net_out = w.stat_rejected = 0
     w.errors.clear()
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
             c.calls = c.nanos = c.rejected = c.failed = 0
     for db in w.dbs.values():
-        db.expired_keys = 0
+        db.expired_keys = db.hits = db.misses = 0
     stats.ops_meter(w).reset()
     return "OK"
 
@@ -623,8 +624,15 @@ def _stats(w, gathered) -> Lines:
         ("total_connections_received", sum(g[b"connections"] for g in gathered)),
         ("total_commands_processed", sum(g[b"commands"] for g in gathered)),
         ("instantaneous_ops_per_sec", sum(g[b"ops"] for g in gathered)),
+        ("total_net_input_bytes", sum(g[b"net_in"] for g in gathered)),
+        ("total_net_output_bytes", sum(g[b"net_out"] for g in gathered)),
+        ("instantaneous_input_kbps", f"{sum(g[b'in_rate'] for g in gathered) / 1024:.2f}"),
+        ("instantaneous_output_kbps", f"{sum(g[b'out_rate'] for g in gathered) / 1024:.2f}"),
+        ("rejected_connections", sum(g[b"rejected"] for g in gathered)),
         ("expired_keys", sum(g[b"expired_keys"] for g in gathered)),
         ("evicted_keys", 0),
+        ("keyspace_hits", sum(g[b"hits"] for g in gathered)),
+        ("keyspace_misses", sum(g[b"misses"] for g in gathered)),
         ("total_error_replies", sum(n for g in gathered for n in stats.pairs_to_dict(g[b"errors"]).values())),
         ("unexpected_error_replies", 0),
         # Pika's field: a COMPACT is running in some worker.
@@ -811,6 +819,13 @@ def _worker_info(ctx, args):
         b"connections": w.stat_connections,
         b"commands": w.stat_commands,
         b"ops": stats.ops_meter(w).rate(),
+        b"in_rate": stats.ops_meter(w).rate(stats.OpsMeter.NET_IN),
+        b"out_rate": stats.ops_meter(w).rate(stats.OpsMeter.NET_OUT),
+        b"net_in": w.stat_net_in,
+        b"net_out": w.stat_net_out,
+        b"rejected": w.stat_rejected,
+        b"hits": sum(db.hits for db in w.dbs.values()),
+        b"misses": sum(db.misses for db in w.dbs.values()),
         b"expired_keys": sum(db.expired_keys for db in w.dbs.values()),
         b"compacting": w.compacting,
         b"write_errors": [[i, db.engine.failed.encode()] for i, db in w.dbs.items()

@@ -37,6 +37,7 @@ class Command:
     nanos: int = 0
     rejected: int = 0  # refused before it ran (arity, NOAUTH, not allowed in MULTI)
     failed: int = 0  # ran and answered an error
+    reads: bool = False  # "readonly": its key lookups are keyspace hits / misses
 
     @property
     def is_write(self) -> bool:
@@ -135,6 +136,7 @@ def command(
             since=since,
             complexity=complexity,
             acl_categories=tuple(cats),
+            reads="readonly" in fl,
         )
         if internal:
             INTERNAL[name.lower().encode()] = cmd

@@ -45,6 +45,11 @@ class Database:
         self.reopen(engine)
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
+        # INFO keyspace_hits / keyspace_misses: lookups of read commands
+        # (the pipeline sets ``reading`` for each command it runs here).
+        self.reading = False
+        self.hits = 0
+        self.misses = 0
         # Blocking commands (pikamp.blocking): key -> waiters, and keys written
         # since the last check that have waiters (see READY).
         self.blocked: dict[bytes, object] = {}
@@ -89,12 +94,18 @@ class Database:
         """The key's meta record, or None if absent or expired (expired keys are removed)."""
         raw = self.engine.get(META, key)
         if raw is None:
+            if self.reading:
+                self.misses += 1
             return None
         exp = codec.meta_expire(raw)
         if exp and exp <= self.clock.ms:
             self.delete(key, raw)
             self.expired_keys += 1
+            if self.reading:
+                self.misses += 1
             return None
+        if self.reading:
+            self.hits += 1
         return raw
 
     def lookup_type(self, key: bytes, typ: int) -> bytes | None:
