@@ -25,6 +25,7 @@ import hiredis
 from pikamp.commands.table import ALL, COMMANDS, LOCAL, OWNER, Command
 from pikamp.deferred import Deferred, Pending
 from pikamp.errors import RespError
+from pikamp.numbers import parse_int
 from pikamp.resp import NULL_ARRAY, Raw, encode
 from pikamp.storage import codec
 from pikamp.storage.database import DIRTY_CAS, Database
@@ -78,6 +79,14 @@ def unwatch_all(conn: Client) -> None:
     conn.watch_dbs.clear()
 
 
+def _db_index(arg: bytes) -> int | None:
+    """SELECT's argument as SELECT reads it (None: SELECT will refuse it)."""
+    try:
+        return parse_int(arg)
+    except RespError:
+        return None
+
+
 def _ignore(reply: bytes) -> None:
     pass
 
@@ -100,8 +109,10 @@ def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
             plan.append((cmd, args, -1))
             owners.update(range(n))
         else:
-            if cmd.name == "select" and args[1].isdigit() and int(args[1]) < w.ndbs:
-                db = int(args[1])  # the commands after it run there
+            if cmd.name == "select":
+                index = _db_index(args[1])
+                if index is not None and index < w.ndbs:
+                    db = index  # the commands after it run there
             plan.append((cmd, args, None))
     d = Deferred(conn.resp3)
     if len(owners) > 1:

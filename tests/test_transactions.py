@@ -16,6 +16,8 @@ from servers import HOST, PikampServer
 SEQUENCES = {
     "queue_and_exec": [("MULTI",), ("SET", "a", "1"), ("INCR", "a"), ("LPOP", "a"), ("GET", "a"), ("EXEC",)],
     "empty": [("MULTI",), ("EXEC",)],
+    "bad_select_inside": [("MULTI",), ("SELECT", "03"), ("SET", "a", "1"), ("SELECT", "99"), ("GET", "a"),
+                          ("EXEC",), ("GET", "a")],
     "local_commands": [("MULTI",), ("PING",), ("ECHO", "x"), ("SET", "k", "v"), ("PING", "p"), ("EXEC",)],
     "nested_and_watch_inside": [("MULTI",), ("MULTI",), ("WATCH", "x"), ("SET", "x", "1"), ("EXEC",)],
     "queue_errors_abort": [("MULTI",), ("SET", "a", "1"), ("NOSUCH",), ("SET", "a"), ("EXEC",), ("GET", "a")],

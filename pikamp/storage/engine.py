@@ -71,7 +71,6 @@ _DB_NUMBERS = (
     (b"running_compactions", "rocksdb.num-running-compactions"),
     (b"running_flushes", "rocksdb.num-running-flushes"),
     (b"write_stopped", "rocksdb.is-write-stopped"),
-    (b"delayed_write_rate", "rocksdb.actual-delayed-write-rate"),
 )
 _TICKERS = {
     "rocksdb.block.cache.hit": b"block_cache_hits",
