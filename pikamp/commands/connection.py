@@ -19,18 +19,18 @@ def ping(conn, args):
     return args[1] if len(args) == 2 else "PONG"
 
 
-@command("echo", 2, "fast", route=LOCAL, group="connection", summary="Echo the given string")
+@command("echo", 2, "loading stale fast", route=LOCAL, group="connection", summary="Echo the given string")
 def echo(conn, args):
     return args[1]
 
 
-@command("quit", -1, "fast", route=LOCAL, group="connection", summary="Close the connection")
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection", summary="Close the connection")
 def quit_(conn, args):
     conn.closing = True
     return "OK"
 
 
-@command("select", 2, "fast", route=LOCAL, group="connection", summary="Change the selected database")
+@command("select", 2, "loading stale fast", route=LOCAL, group="connection", summary="Change the selected database")
 def select(conn, args):
     n = parse_int(args[1])
     if not 0 <= n < conn.worker.ndbs:
@@ -52,7 +52,7 @@ def _check_password(conn, user: bytes | None, password: bytes) -> None:
     conn.parser.auth_required = False
 
 
-@command("auth", -2, "fast", route=LOCAL, group="connection", summary="Authenticate to the server")
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection", summary="Authenticate to the server")
 def auth(conn, args):
     if len(args) > 3:
         raise RespError(SYNTAX)
@@ -68,7 +68,7 @@ def auth(conn, args):
     return "OK"
 
 
-@command("hello", -1, "fast", route=LOCAL, group="connection", summary="Handshake with the server", since="6.0.0")
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection", summary="Handshake with the server", since="6.0.0")
 def hello(conn, args):
     proto = None
     if len(args) >= 2:
@@ -116,7 +116,7 @@ def _check_name(name: bytes) -> None:
         raise RespError("ERR Client names cannot contain spaces, newlines or special characters.")
 
 
-@command("client", -2, "slow", route=LOCAL, group="connection", summary="A container for client connection commands")
+@command("client", -2, "", route=LOCAL, group="connection", categories="@slow", summary="A container for client connection commands")
 def client(conn, args):
     sub = args[1].lower()
     handler = _CLIENT_SUBS.get(sub)

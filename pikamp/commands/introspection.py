@@ -94,7 +94,7 @@ def encoding(ctx, key: bytes, raw: bytes) -> str:
     return "listpack" if small else "skiplist"
 
 
-@command("object", -2, "", group="generic", since="2.2.3", summary="A container for object introspection commands",
+@command("object", -2, "", group="generic", categories="@slow", since="2.2.3", summary="A container for object introspection commands",
          complexity="Depends on subcommand.")
 def object_(ctx, args):
     return dispatch(ctx, args, b"object")
@@ -150,7 +150,7 @@ def object_help(ctx, args):
     return OBJECT_HELP
 
 
-@command("memory", -2, "", group="server", since="4.0.0", summary="A container for memory diagnostics commands",
+@command("memory", -2, "", group="server", categories="@slow", since="4.0.0", summary="A container for memory diagnostics commands",
          complexity="Depends on subcommand.")
 def memory(ctx, args):
     return dispatch(ctx, args, b"memory")

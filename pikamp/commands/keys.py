@@ -86,7 +86,7 @@ def type_(ctx, args):
     return "none" if raw is None else codec.TYPE_NAMES[raw[0]]
 
 
-@command("dbsize", 1, "readonly fast", group="server", summary="Return the number of keys in the selected database")
+@command("dbsize", 1, "readonly fast", group="server", categories="@keyspace @read @fast", summary="Return the number of keys in the selected database")
 def dbsize(ctx, args):
     return ctx.db.size
 
@@ -96,14 +96,14 @@ def _flush_mode(args: list[bytes]) -> None:
         raise RespError(SYNTAX)
 
 
-@command("flushdb", -1, "write", group="server", summary="Remove all keys from the current database")
+@command("flushdb", -1, "write", group="server", categories="@keyspace @write @slow @dangerous", summary="Remove all keys from the current database")
 def flushdb(ctx, args):
     _flush_mode(args)
     ctx.db.flush()
     return "OK"
 
 
-@command("flushall", -1, "write", route=ALL, group="server", summary="Remove all keys from all databases")
+@command("flushall", -1, "write", route=ALL, group="server", categories="@keyspace @write @slow @dangerous", summary="Remove all keys from all databases")
 def flushall(ctx, args):
     _flush_mode(args)
     for db in ctx.worker.dbs.values():
@@ -376,7 +376,7 @@ def _move_elsewhere(ctx, dest: int, key: bytes, raw: bytes) -> Deferred:
 # -- KEYS, SCAN, RANDOMKEY -------------------------------------------------------------
 
 
-@command("keys", 2, "readonly", summary="Find all keys matching the given pattern",
+@command("keys", 2, "readonly", categories="@keyspace @read @slow @dangerous", summary="Find all keys matching the given pattern",
          complexity="O(N) with N being the number of keys in the database, under the assumption "
                     "that the key names in the database and the given pattern have limited length.")
 def keys(ctx, args):
@@ -433,7 +433,7 @@ _SWAP_DEADLINE_S = 5.0  # the other owner refuses a request older than this ...
 _SWAP_GRACE_S = 5.0  # ... and the coordinator waits this much longer for its answer
 
 
-@command("swapdb", 3, "write fast", group="server", since="4.0.0", summary="Swaps two Redis databases",
+@command("swapdb", 3, "write fast", group="server", categories="@keyspace @write @fast @dangerous", since="4.0.0", summary="Swaps two Redis databases",
          complexity="O(N) where N is the count of clients watching or blocking on keys from both databases.")
 def swapdb(ctx, args):
     a = _parse_int32(args[1], "ERR invalid first DB index")

@@ -169,7 +169,7 @@ def _all_names() -> list[tuple[str, Command]]:
     return out
 
 
-@command("command", -1, "loading stale", route=LOCAL, group="server", since="2.8.13",
+@command("command", -1, "loading stale", route=LOCAL, group="server", categories="@slow @connection", since="2.8.13",
          summary="Get array of Redis command details",
          complexity="O(N) where N is the total number of Redis commands")
 def command_(conn, args):
@@ -178,13 +178,13 @@ def command_(conn, args):
     return dispatch(conn, args, b"command")
 
 
-@command("command|count", 2, "loading stale", route=LOCAL, group="server", since="2.8.13",
+@command("command|count", 2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="2.8.13",
          summary="Get total number of Redis commands")
 def command_count(conn, args):
     return len(COMMANDS)
 
 
-@command("command|info", -2, "loading stale", route=LOCAL, group="server", since="2.8.13",
+@command("command|info", -2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="2.8.13",
          summary="Get array of specific Redis command details, or all when no argument is given.",
          complexity="O(N) where N is the number of commands to look up")
 def command_info(conn, args):
@@ -197,7 +197,7 @@ def command_info(conn, args):
     return entries
 
 
-@command("command|docs", -2, "loading stale", route=LOCAL, group="server", since="7.0.0",
+@command("command|docs", -2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="7.0.0",
          summary="Get array of specific Redis command documentation",
          complexity="O(N) where N is the number of commands to look up")
 def command_docs(conn, args):
@@ -227,14 +227,14 @@ def _keys_of(args: list[bytes]) -> tuple[Command, list[bytes]]:
     return cmd, keys
 
 
-@command("command|getkeys", -4, "loading stale", route=LOCAL, group="server", since="2.8.13",
+@command("command|getkeys", -4, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="2.8.13",
          summary="Extract keys given a full Redis command",
          complexity="O(N) where N is the number of arguments to the command")
 def command_getkeys(conn, args):
     return _keys_of(args)[1]
 
 
-@command("command|getkeysandflags", -4, "loading stale", route=LOCAL, group="server", since="7.0.0",
+@command("command|getkeysandflags", -4, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="7.0.0",
          summary="Extract keys and access flags given a full Redis command",
          complexity="O(N) where N is the number of arguments to the command")
 def command_getkeysandflags(conn, args):
@@ -243,7 +243,7 @@ def command_getkeysandflags(conn, args):
     return [[k, flags] for k in keys]
 
 
-@command("command|list", -2, "loading stale", route=LOCAL, group="server", since="7.0.0",
+@command("command|list", -2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="7.0.0",
          summary="Get an array of Redis command names",
          complexity="O(N) where N is the total number of Redis commands")
 def command_list(conn, args):
@@ -264,7 +264,7 @@ def command_list(conn, args):
     raise RespError(SYNTAX)
 
 
-@command("command|help", 2, "loading stale", route=LOCAL, group="server", since="5.0.0",
+@command("command|help", 2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="5.0.0",
          summary="Show helpful text about the different subcommands")
 def command_help(conn, args):
     return _COMMAND_HELP
@@ -317,7 +317,7 @@ def _config_keys() -> list[str]:
     return list(DEFAULTS) + [k for k in REDIS_PARAMS if k not in DEFAULTS]
 
 
-@command("config", -2, "", route=LOCAL, group="server", since="2.0.0",
+@command("config", -2, "", route=LOCAL, group="server", categories="@slow", since="2.0.0",
          summary="A container for server configuration commands", complexity="Depends on subcommand.")
 def config_(conn, args):
     return dispatch(conn, args, b"config")
@@ -780,7 +780,7 @@ def _render(w, sections: list[bytes], gathered: list[dict]) -> Verbatim:
     return Verbatim("\r\n".join(parts).encode())
 
 
-@command("info", -1, "loading stale", route=LOCAL, group="server",
+@command("info", -1, "loading stale", route=LOCAL, group="server", categories="@slow @dangerous",
          summary="Get information and statistics about the server")
 def info(conn, args):
     w = conn.worker
@@ -835,14 +835,14 @@ def _worker_info(ctx, args):
 
 
 # == TIME, LASTSAVE, SHUTDOWN ==================================================
-@command("time", 1, "loading stale fast", route=LOCAL, group="server", since="2.6.0",
+@command("time", 1, "loading stale fast", route=LOCAL, group="server", categories="@fast", since="2.6.0",
          summary="Return the current server time")
 def time_(conn, args):
     us = time.time_ns() // 1000
     return [str(us // 1_000_000).encode(), str(us % 1_000_000).encode()]
 
 
-@command("lastsave", 1, "loading stale fast", route=LOCAL, group="server",
+@command("lastsave", 1, "loading stale fast", route=LOCAL, group="server", categories="@admin @fast @dangerous",
          summary="Get the UNIX time stamp of the last successful save to disk")
 def lastsave(conn, args):
     return stats.last_save(conn.worker.config.path_of("dump-path"))

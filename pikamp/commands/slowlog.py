@@ -24,7 +24,7 @@ _HELP = [
 ]
 
 
-@command("slowlog", -2, "", route=LOCAL, group="server", since="2.2.12",
+@command("slowlog", -2, "", route=LOCAL, group="server", categories="@slow", since="2.2.12",
          summary="A container for slow log commands", complexity="Depends on subcommand.")
 def slowlog(conn, args):
     return dispatch(conn, args, b"slowlog")

@@ -64,6 +64,17 @@ class Command:
         return keys
 
 
+# Redis 7.0's command flags: a flag outside this set is a typo, refused at import.
+FLAGS = frozenset("""
+    write readonly denyoom module admin pubsub noscript blocking loading stale skip_monitor skip_slowlog
+    asking fast no_auth may_replicate sentinel only_sentinel no_mandatory_keys protected module_getkeys
+    module_no_cluster no_async_loading no_multi movablekeys allow_busy
+""".split())
+CATEGORIES = frozenset("""
+    @keyspace @read @write @set @sortedset @list @hash @string @bitmap @hyperloglog @geo @stream @pubsub
+    @admin @fast @slow @blocking @dangerous @connection @transaction @scripting
+""".split())
+
 COMMANDS: dict[bytes, Command] = {}
 # Worker-to-worker commands (never accepted from clients, not listed by COMMAND).
 INTERNAL: dict[bytes, Command] = {}
@@ -76,7 +87,6 @@ _CATEGORY_BY_GROUP = {
     "set": "@set",
     "sorted_set": "@sortedset",
     "connection": "@connection",
-    "server": "@admin",
     "bitmap": "@bitmap",
     "pubsub": "@pubsub",
     "transactions": "@transaction",
@@ -95,6 +105,7 @@ def command(
     since: str = "1.0.0",
     complexity: str = "O(1)",
     internal: bool = False,
+    categories: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler.
 
@@ -103,10 +114,15 @@ def command(
     ``args[0]`` is the command name as the client sent it. A handler may
     return a ``pikamp.worker.Deferred`` to answer later. ``internal`` commands
     are only run by workers for each other (see Worker.call_owner).
+    ``categories`` gives the ACL categories where Redis' do not follow from
+    the flags and the group (in Redis' order).
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         fl = tuple(flags.split())
+        unknown = set(fl) - FLAGS
+        if unknown:
+            raise ValueError(f"command {name!r}: unknown flags {sorted(unknown)}")
         cats = []
         if "write" in fl:
             cats.append("@write")
@@ -122,6 +138,10 @@ def command(
             cats.insert(0, _CATEGORY_BY_GROUP[group])
         if "blocking" in fl:
             cats.append("@blocking")
+        if categories is not None:
+            cats = categories.split()
+            if set(cats) - CATEGORIES:
+                raise ValueError(f"command {name!r}: unknown ACL categories {sorted(set(cats) - CATEGORIES)}")
         cmd = Command(
             name=name.lower(),
             arity=arity,

@@ -1,0 +1,82 @@
+"""The command table is checked, not trusted: for every command both servers
+have, COMMAND INFO's arity, flags, key positions and ACL categories are
+Redis 7.0's (and of each subcommand pikamp has), and COMMAND GETKEYS agrees.
+Flags come from a fixed set, checked when the table is built."""
+from __future__ import annotations
+
+import pytest
+
+from resp_client import RawConn, parse
+from pikamp.commands.table import command
+
+# Pika's own commands, which Redis does not have.
+PIKA_ONLY = {b"pksetexat", b"delvx", b"hscanx", b"pkhscanrange", b"pkhrscanrange", b"compact", b"diskrecovery",
+             b"pkscanrange", b"pkrscanrange", b"scanx", b"pkpatternmatchdel"}
+
+
+def _plain(v):
+    """RESP3 sets and statuses come back as (kind, value) tuples: compare values."""
+    if isinstance(v, tuple):
+        return _plain(v[1])
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _entries(conn: RawConn) -> dict[bytes, list]:
+    return {e[0]: e for e in _plain(parse(conn.call("COMMAND")))}
+
+
+@pytest.fixture(scope="module")
+def tables(pikamp_server, redis_server):
+    p, r = RawConn(pikamp_server.port), RawConn(redis_server.port)
+    try:
+        yield _entries(p), _entries(r)
+    finally:
+        p.close()
+        r.close()
+
+
+def _compare(name: bytes, mine: list, ref: list) -> list[str]:
+    problems = []
+    if mine[1] != ref[1]:
+        problems.append(f"{name!r} arity {mine[1]} != {ref[1]}")
+    if sorted(mine[2]) != sorted(ref[2]):
+        problems.append(f"{name!r} flags {mine[2]} != {ref[2]}")
+    if mine[3:6] != ref[3:6]:
+        problems.append(f"{name!r} keys {mine[3:6]} != {ref[3:6]}")
+    if sorted(mine[6]) != sorted(ref[6]):
+        problems.append(f"{name!r} ACL categories {mine[6]} != {ref[6]}")
+    ref_subs = {s[0]: s for s in ref[9]} if len(ref) > 9 else {}
+    for sub in (mine[9] if len(mine) > 9 else []):
+        if sub[0] in ref_subs:
+            problems += _compare(sub[0], sub, ref_subs[sub[0]])
+        else:
+            problems.append(f"{sub[0]!r}: a subcommand Redis does not have")
+    return problems
+
+
+def test_every_command_matches_redis(tables):
+    mine, ref = tables
+    assert set(mine) - set(ref) <= PIKA_ONLY, sorted(set(mine) - set(ref) - PIKA_ONLY)
+    problems = [p for name in sorted(set(mine) & set(ref)) for p in _compare(name, mine[name], ref[name])]
+    assert not problems, "\n".join(problems)
+
+
+GETKEYS = [
+    ("SET", "k", "v"), ("MSET", "a", "1", "b", "2"), ("ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"),
+    ("BLMPOP", "0", "2", "a", "b", "LEFT"), ("LMPOP", "2", "a", "b", "LEFT"), ("RENAME", "a", "b"),
+    ("SINTERCARD", "2", "a", "b"), ("GET",), ("COPY", "a", "b", "DB", "1"), ("NOSUCH", "a"),
+]
+
+
+def test_command_getkeys_matches_redis(diff):
+    for args in GETKEYS:
+        diff("COMMAND", "GETKEYS", *args, unordered=True)
+
+
+def test_flags_are_checked_when_the_table_is_built():
+    with pytest.raises(ValueError, match="unknown flags"):
+        command("__typo_check", 1, "readonly fsat", internal=True)(lambda ctx, args: None)
+    with pytest.raises(ValueError, match="unknown ACL categories"):
+        command("__typo_check", 1, "readonly", internal=True, categories="@raed")(lambda ctx, args: None)
