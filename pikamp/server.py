@@ -199,21 +199,15 @@ def start(config: Config, daemonize: bool) -> int:
     if lock is None:
         print(why, file=sys.stderr)
         return 1
-    problem = _port_problem(config)
+    limits_note, problem = None, _port_problem(config)
     if problem:
-        print(f"pikamp cannot listen on {config.get('bind')}:{config.get('port')}: {problem}", file=sys.stderr)
-        os.unlink(pidfile)
-        os.close(lock)
-        return 1
-    limits_note, fatal = _fit_maxclients(config)
-    if fatal:
-        print(f"pikamp: {fatal}", file=sys.stderr)
-        os.unlink(pidfile)
-        os.close(lock)
-        return 1
-    problem = _directory_problem(config)
-    if problem:
-        print(f"pikamp: {problem}", file=sys.stderr)
+        problem = f"pikamp cannot listen on {config.get('bind')}:{config.get('port')}: {problem}"
+    else:
+        limits_note, fatal = _fit_maxclients(config)
+        problem = fatal or _directory_problem(config)
+        problem = problem and f"pikamp: {problem}"
+    if problem:  # one line, before anything is forked
+        print(problem, file=sys.stderr)
         os.unlink(pidfile)
         os.close(lock)
         return 1
