@@ -2,10 +2,12 @@
 
 CONFIG GET / SET accept every one of them with Redis' validation and error
 texts, store the value and return it, so tools and deploy scripts written for
-Redis work unchanged. None of them changes what pikamp does: they tune
-structures pikamp does not have (listpack and ziplist thresholds, RDB and AOF
-files, eviction, active defrag, cluster, TLS ...). pikamp's own keys, with
-their own meaning, are in pikamp.config.DEFAULTS.
+Redis work unchanged. A few act here: latency-monitor-threshold (the LATENCY
+monitor), maxmemory-policy (which OBJECT FREQ / IDLETIME error applies) and
+the listpack / intset thresholds (what OBJECT ENCODING reports). The others
+tune structures pikamp does not have (RDB and AOF files, eviction, active
+defrag, cluster, TLS ...). pikamp's own keys, with their own meaning, are in
+pikamp.config.DEFAULTS.
 
 Derived from redis-server 7.0.15 (Debian): ``CONFIG GET *`` for the names and
 defaults (``save`` as pikamp answers it: no snapshots), and its CONFIG SET

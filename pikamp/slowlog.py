@@ -46,3 +46,36 @@ def error_prefix(reply: bytes) -> bytes:
     if end < 0:
         end = reply.find(b"\r")
     return reply[1:end] if end > 1 else b"ERR"
+
+
+class LatencyMonitor:
+    """Redis' latency monitor for this worker: per event ("command",
+    "fast-command"), a sample per second (the worst of that second, the last
+    160 kept) and the all-time maximum, of the commands that took at least
+    latency-monitor-threshold ms."""
+
+    HISTORY = 160  # Redis' LATENCY_TS_LEN
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: dict[bytes, list] = {}  # event -> [deque of [ts, ms], max ms]
+
+    def add(self, event: bytes, ms: int) -> None:
+        now = int(time.time())
+        series = self.events.get(event)
+        if series is None:
+            series = self.events[event] = [deque(maxlen=self.HISTORY), 0]
+        samples = series[0]
+        if samples and samples[-1][0] == now:
+            samples[-1][1] = max(samples[-1][1], ms)
+        else:
+            samples.append([now, ms])
+        series[1] = max(series[1], ms)
+
+    def reset(self, events: list[bytes]) -> int:
+        """Forget the named events (all when none is named); how many there were."""
+        names = list(self.events) if not events else [e for e in events if e in self.events]
+        for name in names:
+            del self.events[name]
+        return len(names)

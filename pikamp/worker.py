@@ -21,7 +21,7 @@ import hiredis
 from setproctitle import setproctitle
 
 from pikamp import blocking, clientcount, multi
-from pikamp.slowlog import SlowLog, error_prefix
+from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, load_runtime, parse_output_limits
@@ -471,7 +471,10 @@ class Worker:
         # INFO errorstats (error code -> count) and the slow log, of the commands run here.
         self.errors: dict[bytes, int] = {}
         self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
+        self.latency = LatencyMonitor()
+        self.latency_ns = 1 << 62
         self.set_slowlog_threshold(config.int("slowlog-log-slower-than"))
+        self.set_latency_threshold(int(config.values.get("latency-monitor-threshold", "0")))
         # Lookup by the name as clients usually send it (lower or upper case);
         # other spellings fall back to a lower() (commands are loaded by now).
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
@@ -592,6 +595,12 @@ class Worker:
     def set_slowlog_threshold(self, micros: int) -> None:
         """slowlog-log-slower-than: -1 logs nothing, 0 every command."""
         self.slow_ns = micros * 1000 if micros >= 0 else 1 << 62
+        self.record_ns = min(self.slow_ns, self.latency_ns)
+
+    def set_latency_threshold(self, millis: int) -> None:
+        """latency-monitor-threshold: 0 records nothing."""
+        self.latency_ns = millis * 1_000_000 if millis > 0 else 1 << 62
+        self.record_ns = min(self.slow_ns, self.latency_ns)
 
     def count_error(self, reply: bytes) -> bytes:
         """Count an error reply by its code (INFO errorstats); returns it."""
@@ -612,6 +621,8 @@ class Worker:
         if nanos >= self.slow_ns and cmd.name[:2] != "__" and "skip_slowlog" not in cmd.flags \
                 and cmd.name not in _SECRET_ARGS:
             self.log_slow(args, nanos // 1000, conn, client_id)
+        if nanos >= self.latency_ns and cmd.name[:2] != "__":
+            self.latency.add(b"fast-command" if "fast" in cmd.flags else b"command", nanos // 1_000_000)
 
     def log_slow(self, args: list[bytes], micros: int, conn, client_id: int) -> None:
         """A slow log entry with the client's address and name; for a client
@@ -656,7 +667,7 @@ class Worker:
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
         nanos = perf_counter_ns() - t0
-        if cmd.subcommands or nanos >= self.slow_ns or type(r) is RespError:
+        if cmd.subcommands or nanos >= self.record_ns or type(r) is RespError:
             self.account(cmd, args, nanos, r, conn, client_id)
         else:  # the common case, inline: one call less per command
             cmd.calls += 1

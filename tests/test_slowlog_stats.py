@@ -99,3 +99,30 @@ def test_commandstats_and_errorstats_sum_every_worker(srv):
     finally:
         for c in conns + [admin]:
             c.close()
+
+
+def test_latency_like_redis_when_nothing_was_recorded(diff):
+    for cmd in (("LATENCY", "LATEST"), ("LATENCY", "HISTORY", "command"), ("LATENCY", "RESET"),
+                ("LATENCY", "DOCTOR"), ("LATENCY", "HISTORY"), ("LATENCY", "FOO"), ("LATENCY",),
+                ("LATENCY", "RESET", "command", "nosuch")):
+        diff(*cmd)
+
+
+def test_latency_monitor_records_slow_commands(srv):
+    c = RawConn(srv.port)
+    try:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "1")
+        c.call("LATENCY", "RESET")
+        assert parse(c.call("LATENCY", "DOCTOR")).startswith(b"Dave, no latency spike")
+        c.call("SET", "huge", "x" * (8 << 20))  # copying 8 MB takes more than a millisecond
+        latest = parse(c.call("LATENCY", "LATEST"))
+        assert [e[0] for e in latest] == [b"command"] and latest[0][2] >= 1 and latest[0][3] >= latest[0][2]
+        history = parse(c.call("LATENCY", "HISTORY", "command"))
+        assert len(history) == 1 and history[0][1] >= 1
+        assert b"1. command: 1 latency spikes" in parse(c.call("LATENCY", "DOCTOR"))
+        assert parse(c.call("LATENCY", "RESET", "command", "nosuch")) == 1
+        assert parse(c.call("LATENCY", "LATEST")) == []
+    finally:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+        c.call("DEL", "huge")
+        c.close()

@@ -1,4 +1,4 @@
-"""SLOWLOG GET / LEN / RESET / HELP over every worker's slow log (each worker
+"""SLOWLOG and LATENCY over every worker's slow log and latency monitor (each worker
 logs the commands it runs: pikamp.slowlog)."""
 from __future__ import annotations
 
@@ -77,3 +77,117 @@ def _slowlog(ctx, args):
         log.entries.clear()
         return "OK"
     return [list(e) for e in log.entries]
+
+
+# == LATENCY ======================================================================
+_LATENCY_HELP = [
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HELP",
+    "    Prints this help.",
+]
+_DISABLED = ("I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use "
+             "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a "
+             "deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n")
+_NO_SPIKES = ("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest "
+              "bit. I honestly think you ought to sleep tonight.\n")
+
+
+def _merged_events(replies: list) -> dict[bytes, tuple[dict[int, int], int]]:
+    """Every worker's series together: event -> ({second: worst ms}, max ms)."""
+    events: dict[bytes, tuple[dict[int, int], int]] = {}
+    for reply in replies:
+        for name, samples, top in reply:
+            per_second, best = events.get(name, ({}, 0))
+            for ts, ms in samples:
+                per_second[ts] = max(per_second.get(ts, 0), ms)
+            events[name] = (per_second, max(best, top))
+    return events
+
+
+@command("latency", -2, "", route=LOCAL, group="server", since="2.8.13", categories="@slow",
+         summary="A container for latency diagnostics commands", complexity="Depends on subcommand.")
+def latency(conn, args):
+    return dispatch(conn, args, b"latency")
+
+
+@command("latency|latest", 2, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Return the latest latency samples for all events")
+def latency_latest(conn, args):
+    def latest(replies: list) -> list:
+        out = []
+        for name, (per_second, top) in _merged_events(replies).items():
+            ts = max(per_second)
+            out.append([name, ts, per_second[ts], top])
+        return out
+
+    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, latest)
+
+
+@command("latency|history", 3, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Return timestamp-latency samples for the event")
+def latency_history(conn, args):
+    def history(replies: list) -> list:
+        per_second, _ = _merged_events(replies).get(args[2], ({}, 0))
+        return [[ts, per_second[ts]] for ts in sorted(per_second)][-160:]
+
+    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, history)
+
+
+@command("latency|reset", -2, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Reset latency data for one or more events")
+def latency_reset(conn, args):
+    def count(replies: list) -> int:
+        return len({name for reply in replies for name in reply})
+
+    return stats.gather(conn.worker, [b"__latency", b"reset", *args[2:]], conn.resp3, count)
+
+
+@command("latency|doctor", 2, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Return a human readable latency analysis report")
+def latency_doctor(conn, args):
+    from pikamp.resp import Verbatim
+
+    enabled = int(conn.worker.config.values.get("latency-monitor-threshold", "0")) > 0
+
+    def report(replies: list) -> Verbatim:
+        events = _merged_events(replies)
+        if not events:
+            return Verbatim((_NO_SPIKES if enabled else _DISABLED).encode())
+        lines = ["Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, "
+                 "do you Dave?\n"]
+        for i, (name, (per_second, top)) in enumerate(sorted(events.items()), 1):
+            values = [per_second[ts] for ts in sorted(per_second)]
+            avg = sum(values) // len(values)
+            mad = sum(abs(v - avg) for v in values) // len(values)
+            stamps = sorted(per_second)
+            period = (stamps[-1] - stamps[0]) / (len(stamps) - 1) if len(stamps) > 1 else 0
+            lines.append(f"{i}. {name.decode()}: {len(values)} latency spikes (average {avg}ms, mean deviation "
+                         f"{mad}ms, period {period:.2f} sec). Worst all time event {top}ms.\n")
+        return Verbatim("\n".join(lines).encode())
+
+    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, report)
+
+
+@command("latency|help", 2, "loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Show helpful text about the different subcommands")
+def latency_help(conn, args):
+    return _LATENCY_HELP
+
+
+@command("__latency", -2, internal=True, summary="This worker's latency events: get, or reset [event ...]")
+def _latency(ctx, args):
+    monitor = ctx.worker.latency
+    if args[1] == b"reset":
+        names = [e for e in (args[2:] or list(monitor.events)) if e in monitor.events]
+        monitor.reset(names if args[2:] else [])
+        return names
+    return [[name, [list(s) for s in samples], top] for name, (samples, top) in monitor.events.items()]
