@@ -6,9 +6,10 @@ sends them to that owner as one internal ``__exec``, which runs them back to
 back in one event-loop turn: no other command of any client runs in between,
 and their writes go into one write batch per DB (one atomic commit per DB;
 range reads inside merge the pending writes rather than commit them; only
-FLUSHDB/FLUSHALL inside a transaction commit what precedes them). A transaction whose DBs (SELECT inside MULTI, WATCH in another DB,
-FLUSHALL with several workers) are owned by different workers is refused at
-EXEC, and nothing of it runs: running it piecewise could not be atomic.
+FLUSHDB/FLUSHALL inside a transaction commit what precedes them). A
+transaction whose DBs (SELECT inside MULTI, WATCH in another DB, FLUSHALL
+with several workers) are owned by different workers is refused at EXEC,
+and nothing of it runs: running it piecewise could not be atomic.
 
 WATCH registers the keys at their owner (Database.watch). From then on every
 write to such a key, whoever makes it (any client, lazy or active expiry, a

@@ -24,7 +24,8 @@ def echo(conn, args):
     return args[1]
 
 
-@command("quit", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection", summary="Close the connection")
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
+         summary="Close the connection")
 def quit_(conn, args):
     conn.closing = True
     return "OK"
@@ -52,7 +53,8 @@ def _check_password(conn, user: bytes | None, password: bytes) -> None:
     conn.parser.auth_required = False
 
 
-@command("auth", -2, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection", summary="Authenticate to the server")
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
+         summary="Authenticate to the server")
 def auth(conn, args):
     if len(args) > 3:
         raise RespError(SYNTAX)
@@ -68,7 +70,8 @@ def auth(conn, args):
     return "OK"
 
 
-@command("hello", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection", summary="Handshake with the server", since="6.0.0")
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
+         summary="Handshake with the server", since="6.0.0")
 def hello(conn, args):
     proto = None
     if len(args) >= 2:

@@ -433,7 +433,8 @@ _SWAP_DEADLINE_S = 5.0  # the other owner refuses a request older than this ...
 _SWAP_GRACE_S = 5.0  # ... and the coordinator waits this much longer for its answer
 
 
-@command("swapdb", 3, "write fast", group="server", categories="@keyspace @write @fast @dangerous", since="4.0.0", summary="Swaps two Redis databases",
+@command("swapdb", 3, "write fast", group="server", categories="@keyspace @write @fast @dangerous", since="4.0.0",
+         summary="Swaps two Redis databases",
          complexity="O(N) where N is the count of clients watching or blocking on keys from both databases.")
 def swapdb(ctx, args):
     a = _parse_int32(args[1], "ERR invalid first DB index")
