@@ -84,7 +84,7 @@ PIKA_KEYS = frozenset("""
 """.split())
 
 # Values a key must have beyond its default's kind (integer, yes/no, text).
-_RANGES: dict[str, tuple[int, int]] = {
+RANGES: dict[str, tuple[int, int]] = {
     "port": (1, 65535),
     "workers": (0, 1024),
     "databases": (1, 10000),
@@ -96,7 +96,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "max-background-jobs": (1, 1024),
     "max-subcompactions": (1, 1024),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {
+CHOICES: dict[str, tuple[str, ...]] = {
     "appendfsync": ("always", "everysec", "no"),
     "compression": ("none", "snappy", "lz4", "zstd", "zlib"),
 }
@@ -120,9 +120,9 @@ def _int_value(text: str) -> int:
 def check_value(key: str, value: str) -> str | None:
     """Why ``value`` is not a valid value of the known ``key`` (None: it is)."""
     default = DEFAULTS[key][0]
-    if key in _CHOICES:
-        if value.strip().lower() not in _CHOICES[key]:
-            return f"must be one of {', '.join(_CHOICES[key])}, not {value!r}"
+    if key in CHOICES:
+        if value.strip().lower() not in CHOICES[key]:
+            return f"must be one of {', '.join(CHOICES[key])}, not {value!r}"
         return None
     if key == "client-output-buffer-limit":
         try:
@@ -139,7 +139,7 @@ def check_value(key: str, value: str) -> str | None:
             n = _int_value(value)
         except ValueError:
             return f"must be an integer (K/M/G suffixes allowed), not {value!r}"
-        lo, hi = _RANGES.get(key, (-(2**63), 2**63 - 1))
+        lo, hi = RANGES.get(key, (-(2**63), 2**63 - 1))
         if not lo <= n <= hi:
             return f"must be between {lo} and {hi}, not {n}"
     return None

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import hiredis
-
-from pikamp.commands.table import ALL, COMMANDS, LOCAL, OWNER, Command
+from pikamp.commands.table import ALL, COMMANDS, OWNER, Command
 from pikamp.deferred import Deferred, Pending
 from pikamp.errors import RespError
 from pikamp.numbers import parse_int
-from pikamp.resp import NULL_ARRAY, Raw, encode
+from pikamp.resp import NULL_ARRAY, Raw, decode, encode
 from pikamp.storage import codec
 from pikamp.storage.database import DIRTY_CAS, Database
 
@@ -137,24 +135,15 @@ def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
             w.call_owner(anchor, [b"__unwatch"], _ignore, client_id=conn.id)
             d.resolve_raw(reply)
             return
-        value = _parse(reply)
-        if value is NULL_ARRAY:
+        # A null array (a WATCHed key changed), or one bulk per command: its reply.
+        value = decode(reply)
+        if value is None:
             d.resolve(NULL_ARRAY)
             return
         _finish(conn, d, plan, value, reply if type(reply) is Pending else None)
 
     w.call_owner(anchor, payload, done, conn.resp3, conn.id)
     return d
-
-
-def _parse(reply: bytes):
-    """The owner's __exec reply: a null array (WATCH failed) or one bulk per
-    command, each that command's encoded reply."""
-    if reply.startswith(b"*-1\r\n"):
-        return NULL_ARRAY
-    reader = hiredis.Reader()
-    reader.feed(reply)
-    return reader.gets()
 
 
 def _finish(conn: Client, d: Deferred, plan, remote_replies: list[bytes], tainted: bytes | None = None) -> None:
@@ -246,23 +235,23 @@ def run(w: Worker, client_id: int, resp3: bool, payload: list[bytes]):
 
     def step(start: int) -> Raw | Pending | None:
         nonlocal d
-        for k in range(start, len(commands)):
-            cmd, db, args = commands[k]
-            w.in_exec = True  # blocking commands answer at once, as their timeout
-            for db_ in dbs:
-                db_.engine.merging = True
-            try:
+        w.in_exec = True  # blocking commands answer at once, as their timeout
+        for db_ in dbs:
+            db_.engine.merging = True
+        try:
+            for k in range(start, len(commands)):
+                cmd, db, args = commands[k]
                 r = w.run_owned(cmd, db, resp3, args, None, client_id)
-            finally:
-                w.in_exec = False
-                for db_ in dbs:
-                    db_.engine.merging = False
-            if type(r) is Deferred:  # MOVE/COPY to another worker's DB: wait for it
-                if d is None:
-                    d = Deferred(resp3)
-                r.then(lambda reply, k=k: (_keep(w, reply, replies, engines), _resume(step, k + 1, d)))
-                return None
-            _keep(w, r, replies, engines)
+                if type(r) is Deferred:  # MOVE/COPY to another worker's DB: wait for it
+                    if d is None:
+                        d = Deferred(resp3)
+                    r.then(lambda reply, k=k: (_keep(w, reply, replies, engines), _resume(step, k + 1, d)))
+                    return None
+                _keep(w, r, replies, engines)
+        finally:
+            w.in_exec = False
+            for db_ in dbs:
+                db_.engine.merging = False
         out = encode(replies, False)
         if engines:
             # One reply for all: if a commit fails, the whole EXEC answers MISCONF.

@@ -11,6 +11,8 @@ Handlers return plain Python values:
 """
 from __future__ import annotations
 
+import hiredis
+
 from pikamp.errors import RespError
 
 
@@ -128,3 +130,10 @@ def _encode_rare(v: object, t: type, resp3: bool) -> bytes:
     if isinstance(v, int):
         return b":%d\r\n" % v
     raise TypeError(f"cannot encode reply of type {t.__name__}")
+
+
+def decode(reply: bytes) -> object:
+    """One RESP reply as Python values (errors as ``hiredis.ReplyError``)."""
+    reader = hiredis.Reader()
+    reader.feed(reply)
+    return reader.gets()

@@ -19,17 +19,11 @@ from dataclasses import dataclass
 import hiredis
 import psutil
 
-from pikamp.errors import RespError
-from pikamp.storage.engine import EXPIRES
 from pikamp.deferred import Deferred
+from pikamp.errors import RespError
+from pikamp.resp import decode
+from pikamp.storage.engine import EXPIRES
 from pikamp.worker import Worker
-
-
-def decode(reply: bytes) -> object:
-    """One RESP reply as Python values (errors as ``hiredis.ReplyError``)."""
-    reader = hiredis.Reader()
-    reader.feed(reply)
-    return reader.gets()
 
 
 def gather(worker: Worker, args: list[bytes], resp3: bool, combine: Callable[[list], object]) -> Deferred:

@@ -29,7 +29,7 @@ from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
-from pikamp.resp import Raw, encode
+from pikamp.resp import Raw, decode, encode
 from pikamp.storage import engine
 from pikamp.storage.database import READY, Clock, Database, FormatError
 from pikamp.storage.engine import Engine, Tuning
@@ -603,10 +603,12 @@ class Worker:
         self.record_ns = min(self.slow_ns, self.latency_ns)
 
     def count_error(self, reply: bytes) -> bytes:
-        """Count an error reply by its code (INFO errorstats); returns it."""
-        code = error_prefix(reply)
-        self.errors[code] = self.errors.get(code, 0) + 1
+        """Count an encoded error reply by its code (INFO errorstats); returns it."""
+        self._count_code(error_prefix(reply))
         return reply
+
+    def _count_code(self, code: bytes) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
 
     def account(self, cmd: Command, args: list[bytes], nanos: int, result: object, conn, client_id: int) -> None:
         """After a command ran: its counters, the error it answered, the slow log."""
@@ -616,12 +618,12 @@ class Worker:
         cmd.nanos += nanos
         if type(result) is RespError:
             cmd.failed += 1
-            code = result.message.partition(" ")[0].encode("latin-1", "replace") or b"ERR"
-            self.errors[code] = self.errors.get(code, 0) + 1
-        if nanos >= self.slow_ns and cmd.name[:2] != "__" and "skip_slowlog" not in cmd.flags \
-                and cmd.name not in _SECRET_ARGS:
+            self._count_code(result.message.partition(" ")[0].encode("latin-1", "replace") or b"ERR")
+        if nanos < self.record_ns or cmd.name[:2] == "__":  # internal ones: their nested commands count
+            return
+        if nanos >= self.slow_ns and "skip_slowlog" not in cmd.flags and cmd.name not in _SECRET_ARGS:
             self.log_slow(args, nanos // 1000, conn, client_id)
-        if nanos >= self.latency_ns and cmd.name[:2] != "__":
+        if nanos >= self.latency_ns:
             self.latency.add(b"fast-command" if "fast" in cmd.flags else b"command", nanos // 1_000_000)
 
     def log_slow(self, args: list[bytes], micros: int, conn, client_id: int) -> None:
@@ -636,7 +638,7 @@ class Worker:
         owner = client_id % self.nworkers
 
         def fill(reply: bytes) -> None:
-            value = decode_reply(reply)
+            value = decode(reply)
             if type(value) is list and len(value) == 2:
                 entry[4], entry[5] = value
         if owner in self.peers:
@@ -860,13 +862,6 @@ class Worker:
         for db in self.dbs.values():
             db.commit()
             db.engine.close()
-
-
-def decode_reply(reply: bytes) -> object:
-    """One RESP reply as Python values (hiredis)."""
-    reader = hiredis.Reader()
-    reader.feed(reply)
-    return reader.gets()
 
 
 @command("__client_addr", 2, internal=True, route=ALL, summary="The address and name of a client of this worker")

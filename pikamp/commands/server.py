@@ -18,7 +18,9 @@ from collections.abc import Callable
 from pikamp import REDIS_VERSION, __version__, redis_params, stats
 from pikamp.commands.table import COMMANDS, LOCAL, Command, command
 from pikamp.config import (
+    CHOICES,
     DEFAULTS,
+    RANGES,
     has_control,
     parse_output_limits,
     quote,
@@ -276,14 +278,14 @@ def command_help(conn, args):
 
 # Keys CONFIG SET may change at runtime, with their integer ranges (None: any string).
 _MUTABLE: dict[str, tuple | None] = {  # (lo, hi) integers, or the names allowed
-    "timeout": (0, 2**31 - 1),
-    "maxclients": (1, 2**32 - 1),
+    "timeout": RANGES["timeout"],
+    "maxclients": RANGES["maxclients"],
     "slowlog-log-slower-than": (-1, 2**63 - 1),
     "slowlog-max-len": (0, 2**63 - 1),
     "requirepass": None,
-    "appendfsync": ("always", "everysec", "no"),
+    "appendfsync": CHOICES["appendfsync"],
     "client-output-buffer-limit": None,  # checked by parse_output_limits
-    "client-query-buffer-limit": (1 << 20, 2**63 - 1),  # Redis' minimum: 1 MB
+    "client-query-buffer-limit": RANGES["client-query-buffer-limit"],  # Redis' minimum: 1 MB
 }
 
 _CONFIG_HELP = [
@@ -635,7 +637,7 @@ def _stats(w, gathered) -> Lines:
         ("evicted_keys", 0),
         ("keyspace_hits", sum(g[b"hits"] for g in gathered)),
         ("keyspace_misses", sum(g[b"misses"] for g in gathered)),
-        ("total_error_replies", sum(n for g in gathered for n in stats.pairs_to_dict(g[b"errors"]).values())),
+        ("total_error_replies", sum(_error_counts(gathered).values())),
         ("unexpected_error_replies", 0),
         # Pika's field: a COMPACT is running in some worker.
         ("is_compact", "yes" if any(g[b"compacting"] for g in gathered) else "no"),
@@ -733,12 +735,17 @@ def _commandstats(w, gathered) -> Lines:
     return lines
 
 
-def _errorstats(w, gathered) -> Lines:
+def _error_counts(gathered) -> dict[bytes, int]:
+    """Error replies by code, summed over the workers."""
     counts: dict[bytes, int] = {}
     for g in gathered:
         for code, n in stats.pairs_to_dict(g[b"errors"]).items():
             counts[code] = counts.get(code, 0) + n
-    return [(f"errorstat_{code.decode('latin-1')}", f"count={n}") for code, n in sorted(counts.items())]
+    return counts
+
+
+def _errorstats(w, gathered) -> Lines:
+    return [(f"errorstat_{code.decode('latin-1')}", f"count={n}") for code, n in sorted(_error_counts(gathered).items())]
 
 
 # Sections in Redis's order: name -> (title, lines, needs numbers from every worker).

@@ -7,7 +7,7 @@ import time
 
 from pikamp.errors import WRONGTYPE, RespError
 from pikamp.storage import codec
-from pikamp.storage.codec import CHUNKED, STRING
+from pikamp.storage.codec import STRING
 from pikamp.storage.engine import DATA, EXPIRES, META, STATE, ZSCORE, Engine
 
 # DBs of this process with written keys that clients are blocked on; the
@@ -111,7 +111,7 @@ class Database:
     def lookup_type(self, key: bytes, typ: int) -> bytes | None:
         """Like lookup, but WRONGTYPE if the key holds another type."""
         raw = self.lookup(key)
-        if raw is not None and raw[0] != typ and not (raw[0] == CHUNKED and typ == STRING):
+        if raw is not None and raw[0] != typ and codec.logical_type(raw) != typ:
             raise RespError(WRONGTYPE)
         return raw
 

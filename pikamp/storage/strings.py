@@ -36,7 +36,7 @@ INLINE_MAX = 4 * CHUNK
 # -- the two layouts ---------------------------------------------------------
 def is_string(raw: bytes) -> bool:
     """Whether a meta record holds a string (inline or chunked)."""
-    return raw[0] == STRING or raw[0] == CHUNKED
+    return codec.logical_type(raw) == STRING
 
 
 def length(raw: bytes) -> int:
@@ -75,10 +75,17 @@ def value_of(db: Database, key: bytes, raw: bytes) -> bytes:
     return read(db, key, raw, 0, codec.chunked_length(raw))
 
 
-def _put_chunks(db: Database, prefix: bytes, value: bytes) -> None:
+def _new_chunked(db: Database, key: bytes, length: int, expire_ms: int, old: bytes | None, value: bytes) -> bytes:
+    """Store ``key`` as a new CHUNKED string of ``length`` bytes over ``old``,
+    ``value`` as its first bytes (the rest zeros); returns its data prefix."""
+    version = db.new_version()
+    # put_meta range-deletes the old members: the chunks must come after it in the batch.
+    db.put_meta(key, codec.encode_chunked(version, length, expire_ms), old)
+    prefix = codec.data_prefix(key, version)
     put = db.engine.put
     for n, i in enumerate(range(0, len(value), CHUNK)):
         put(DATA, codec.chunk_key(prefix, n), value[i : i + CHUNK])
+    return prefix
 
 
 def _edit_chunks(db: Database, prefix: bytes, offset: int, part: bytes) -> None:
@@ -123,10 +130,7 @@ def write_range(db: Database, key: bytes, old: bytes | None, offset: int, part: 
         db.put_meta(key, codec.encode_string(value[:offset] + part + value[offset + len(part):], expire), old)
         return new_len
     # Outgrows the inline layout: the old bytes become the first chunks.
-    version = db.new_version()
-    prefix = codec.data_prefix(key, version)
-    db.put_meta(key, codec.encode_chunked(version, new_len, expire), old)
-    _put_chunks(db, prefix, value)
+    prefix = _new_chunked(db, key, new_len, expire, old, value)
     if part:
         _edit_chunks(db, prefix, offset, part)
     return new_len
@@ -145,11 +149,8 @@ def put(db: Database, key: bytes, value: bytes, expire_ms: int, old: bytes | Non
     """Store a string over ``old`` (the key's live meta record or None)."""
     if len(value) <= INLINE_MAX:
         db.put_meta(key, codec.encode_string(value, expire_ms), old)
-        return
-    version = db.new_version()
-    # put_meta range-deletes the old members: the chunks must come after it in the batch.
-    db.put_meta(key, codec.encode_chunked(version, len(value), expire_ms), old)
-    _put_chunks(db, codec.data_prefix(key, version), value)
+    else:
+        _new_chunked(db, key, len(value), expire_ms, old, value)
 
 
 def lookup(db: Database, key: bytes) -> bytes | None:
@@ -167,10 +168,7 @@ def get_many(db: Database, keys: list[bytes]) -> list[bytes | None]:
     out: list[bytes | None] = []
     for key in keys:
         raw = db.lookup(key)
-        if raw is None or not is_string(raw):
-            out.append(None)
-        else:
-            out.append(raw[HEADER_LEN:] if raw[0] == STRING else value_of(db, key, raw))
+        out.append(value_of(db, key, raw) if raw is not None and is_string(raw) else None)
     return out
 
 
