@@ -29,6 +29,8 @@ from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.protocol import ProtocolError, RequestParser
+from pikamp.pubsub import ALLOWED_SUBSCRIBED, HubLink, Subscriptions, not_allowed
+from pikamp.pubsub import forget as forget_subscriptions
 from pikamp.resp import Raw, decode, encode
 from pikamp.storage import engine
 from pikamp.storage.database import READY, Clock, Database, FormatError
@@ -72,7 +74,7 @@ class Client(asyncio.Protocol):
         "worker", "transport", "parser", "resp3", "db_index", "id", "name", "authed",
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
-        "noauth_bytes", "multi", "multi_failed", "watch_dbs",
+        "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -107,6 +109,7 @@ class Client(asyncio.Protocol):
         self.multi: list[list[bytes]] | None = None
         self.multi_failed = False
         self.watch_dbs: set[int] = set()  # DBs it WATCHes keys of
+        self.pubsub: Subscriptions | None = None  # None: not subscribed to anything
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -133,6 +136,9 @@ class Client(asyncio.Protocol):
         if self.watch_dbs and not w.stopping:
             w.begin_turn()
             multi.unwatch_all(self)
+        if self.pubsub is not None and not w.stopping:
+            w.begin_turn()
+            forget_subscriptions(self)
         if self.waiting and w.nworkers > 1 and not w.stopping:
             # A blocked command of ours may be parked in another worker: have
             # it dropped there, or it would pop data for a client that is gone.
@@ -199,7 +205,8 @@ class Client(asyncio.Protocol):
         no re-encoding here, one reply blob back. False: nothing was done."""
         w = self.worker
         owner = self.db_index % w.nworkers
-        if owner == w.index or self.backlog is not None or not self.authed or self.multi is not None:
+        if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
+                or self.pubsub is not None):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -253,6 +260,15 @@ class Client(asyncio.Protocol):
         if not self.authed and name.lower() not in _NOAUTH_OK:
             cmd.rejected += 1
             self.add_reply(w.count_error(b"-" + NOAUTH.encode() + b"\r\n"))
+            return
+        if self.pubsub is not None and not self.resp3 and cmd.name not in ALLOWED_SUBSCRIBED:
+            # RESP2 subscribed: only (un)subscribing, PING, QUIT and RESET (as Redis).
+            self.multi_failed = self.multi is not None
+            error = encode(RespError(not_allowed(cmd.name)), False)
+            if cmd.name == "exec":
+                error = multi.abort(self, error)
+            cmd.rejected += 1
+            self.add_reply(w.count_error(error))
             return
         if self.multi is not None and cmd.name not in multi.RUN_AT_ONCE:
             reply = multi.queue(self, cmd, args)
@@ -381,16 +397,18 @@ class Client(asyncio.Protocol):
                     self.closing = True
                     t.abort()
                     return
-            elif self.worker.output_limited:
+            elif self.worker.output_limited or self.pubsub is not None:
                 self.check_output_limit(t)
         if self.closing and not self.waiting:
             t.close()
 
     def check_output_limit(self, t: asyncio.Transport) -> None:
-        """client-output-buffer-limit (normal class), as Redis: over the hard
-        limit, or over the soft one for soft-seconds, the client is closed."""
+        """client-output-buffer-limit (the normal class, or pubsub for a
+        subscribed client), as Redis: over the hard limit, or over the soft
+        one for soft-seconds, the client is closed."""
         size = t.get_write_buffer_size()
-        hard, soft, secs = self.worker.output_limits.get("normal", (0, 0, 0))
+        cls = "normal" if self.pubsub is None else "pubsub"
+        hard, soft, secs = self.worker.output_limits.get(cls, (0, 0, 0))
         over = bool(hard and size >= hard)
         if not over and soft and size >= soft:
             now = time.monotonic()
@@ -445,6 +463,7 @@ class Worker:
         self.ctxs: dict[int, Ctx] = {}
         self.all_ctx = Ctx(None, self)
         self.peers: dict[int, PeerLink] = {}
+        self.hub = HubLink(self)  # to the pubsub process
         self.owner_links: list[OwnerLink] = []  # peers' links to the DBs owned here
         self.clients: dict[int, Client] = {}
         self.dirty_clients: list[Client] = []

@@ -19,6 +19,7 @@ MODULES = (
     "transactions",
     "slowlog",
     "introspection",
+    "pubsub",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from pikamp import REDIS_VERSION, multi, stats
+from pikamp import REDIS_VERSION, multi, pubsub, stats
 from pikamp.commands.table import LOCAL, command
 from pikamp.config import to_bytes
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
@@ -16,6 +16,9 @@ from pikamp.resp import Verbatim
 def ping(conn, args):
     if len(args) > 2:
         raise RespError("ERR wrong number of arguments for 'ping' command")
+    if conn.pubsub is not None and not conn.resp3:
+        # RESP2 subscribed: Redis answers a message-like array.
+        return [b"pong", args[1] if len(args) == 2 else b""]
     return args[1] if len(args) == 2 else "PONG"
 
 
@@ -169,12 +172,14 @@ def client_line(c) -> bytes:
     """One CLIENT LIST / CLIENT INFO line, in Redis 7.0's field order."""
     now = time.monotonic()
     in_multi = c.multi is not None
-    # Redis' flags: x in MULTI, b blocked (BLPOP ...), N none.
-    flags = ("x" if in_multi else "") + ("b" if c.backlog is not None else "") or "N"
+    subs = c.pubsub
+    # Redis' flags: P subscribed, x in MULTI, b blocked (BLPOP ...), N none.
+    flags = ("P" if subs else "") + ("x" if in_multi else "") + ("b" if c.backlog is not None else "") or "N"
+    counts = (len(subs.channels), len(subs.patterns), len(subs.shard)) if subs else (0, 0, 0)
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('latin-1')} "
-        f"age={int(now - c.created)} idle={int(now - c.last_io)} flags={flags} db={c.db_index} sub=0 psub=0 "
-        f"ssub=0 multi={len(c.multi) if in_multi else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
+        f"age={int(now - c.created)} idle={int(now - c.last_io)} flags={flags} db={c.db_index} sub={counts[0]} "
+        f"psub={counts[1]} ssub={counts[2]} multi={len(c.multi) if in_multi else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
         f"events=r cmd={c.last_cmd.name if c.last_cmd else 'NULL'} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
     ).encode()
 
@@ -234,9 +239,8 @@ _CLIENT_HELP = [
     "    Prints this help.",
 ]
 
-# Client types Redis knows. Workers hold only normal clients: replicas are
-# served by the replication process, and a connection that subscribes is
-# handed to the pub/sub process.
+# Client types Redis knows. Workers hold normal and pubsub clients (a client
+# with subscriptions); replicas will be served by the replication process.
 _CLIENT_TYPES = {b"normal", b"master", b"replica", b"slave", b"pubsub"}
 
 
@@ -277,8 +281,10 @@ def _client_type(name: bytes) -> bytes:
 def _client_list_all(conn, args):
     """CLIENT LIST [TYPE type | ID id ...]: the clients of every worker."""
     ids = None
+    kind = None
     if len(args) == 4 and args[2].lower() == b"type":
-        if _client_type(args[3]) != b"normal":
+        kind = _client_type(args[3])
+        if kind not in (b"normal", b"pubsub"):
             return Verbatim(b"")
     elif len(args) > 3 and args[2].lower() == b"id":
         ids = [parse_int(a, "ERR Invalid client ID") for a in args[3:]]
@@ -286,7 +292,8 @@ def _client_list_all(conn, args):
         raise RespError(SYNTAX)
 
     def combine(replies: list) -> Verbatim:
-        lines = {cid: line for reply in replies for cid, line in reply}
+        lines = {cid: line for reply in replies for cid, line, subscribed in reply
+                 if kind is None or (kind == b"pubsub") == bool(subscribed)}
         order = sorted(lines) if ids is None else [i for i in ids if i in lines]
         return Verbatim(b"".join(lines[i] for i in order))
 
@@ -295,7 +302,7 @@ def _client_list_all(conn, args):
 
 @command("__client_list", 1, internal=True, group="connection", summary="This worker's CLIENT LIST lines")
 def _client_list_here(ctx, args):
-    return [[c.id, client_line(c)] for c in ctx.worker.clients.values()]
+    return [[c.id, client_line(c), int(c.pubsub is not None)] for c in ctx.worker.clients.values()]
 
 
 def _client_kill_filters(args: list[bytes]) -> tuple[list[bytes], bool, bool]:
@@ -315,7 +322,9 @@ def _client_kill_filters(args: list[bytes]) -> tuple[list[bytes], bool, bool]:
                 raise RespError("ERR client-id should be greater than 0")
             filters += [b"id", str(n).encode()]
         elif opt == b"type":
-            matchable = _client_type(value) == b"normal" and matchable
+            kind = _client_type(value)
+            matchable = kind in (b"normal", b"pubsub") and matchable
+            filters += [b"type", kind]
         elif opt in (b"addr", b"laddr"):
             filters += [opt, value]
         elif opt == b"user":
@@ -361,7 +370,8 @@ def _client_kill_here(ctx, args):
     for c in list(ctx.worker.clients.values()):
         if ((b"addr" in want and c.addr.encode() != want[b"addr"])
                 or (b"laddr" in want and c.laddr.encode() != want[b"laddr"])
-                or (b"id" in want and c.id != int(want[b"id"]))):
+                or (b"id" in want and c.id != int(want[b"id"]))
+                or (b"type" in want and (want[b"type"] == b"pubsub") != (c.pubsub is not None))):
             continue
         if c.id == caller:
             if skipme:
@@ -394,6 +404,7 @@ def reset(conn, args):
     connection that needed AUTH needs it again."""
     conn.multi, conn.multi_failed = None, False
     multi.unwatch_all(conn)
+    pubsub.forget(conn)
     conn.resp3 = False
     conn.db_index = 0
     if conn.worker.requirepass:

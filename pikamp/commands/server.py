@@ -29,6 +29,7 @@ from pikamp.config import (
     to_bytes,
     to_text,
 )
+from pikamp.deferred import Deferred
 from pikamp.errors import SYNTAX, RespError, unknown_subcommand, wrong_arity
 from pikamp.glob import Glob
 from pikamp.numbers import parse_int
@@ -624,6 +625,7 @@ def _persistence(w, gathered) -> Lines:
 
 
 def _stats(w, gathered) -> Lines:
+    pubsub_counts = gathered[0].get(b"pubsub") or [0, 0, 0]
     return [
         ("total_connections_received", sum(g[b"connections"] for g in gathered)),
         ("total_commands_processed", sum(g[b"commands"] for g in gathered)),
@@ -637,6 +639,10 @@ def _stats(w, gathered) -> Lines:
         ("evicted_keys", 0),
         ("keyspace_hits", sum(g[b"hits"] for g in gathered)),
         ("keyspace_misses", sum(g[b"misses"] for g in gathered)),
+        # Counted by the pubsub process (zeros if it did not answer).
+        ("pubsub_channels", pubsub_counts[0]),
+        ("pubsub_patterns", pubsub_counts[1]),
+        ("pubsubshard_channels", pubsub_counts[2]),
         ("total_error_replies", sum(_error_counts(gathered).values())),
         ("unexpected_error_replies", 0),
         # Pika's field: a COMPACT is running in some worker.
@@ -797,12 +803,26 @@ def info(conn, args):
     if not any(_SECTIONS[s][2] for s in sections):
         return _render(w, sections, [])
 
+    pubsub_counts: list = []
+
     def combine(replies: list) -> Verbatim:
-        return _render(w, sections, [stats.pairs_to_dict(r) for r in replies])
+        gathered = [stats.pairs_to_dict(r) for r in replies]
+        gathered[0][b"pubsub"] = pubsub_counts  # the pubsub process' answer, for _stats
+        return _render(w, sections, gathered)
 
     # RocksDB's numbers cost a few properties per DB: only when shown.
     ask = [b"__info"] + [s for s in (b"rocksdb", b"commandstats") if s in sections]
-    return stats.gather(w, ask, conn.resp3, combine)
+    if b"stats" not in sections:
+        return stats.gather(w, ask, conn.resp3, combine)
+    d = Deferred(conn.resp3)
+
+    def counted(value: object) -> None:
+        if type(value) is list:
+            pubsub_counts[:] = value
+        stats.gather(w, ask, conn.resp3, combine).then(d.resolve_raw)
+
+    w.hub.request(b"Q", [b"counts"], counted)
+    return d
 
 
 @command("__info", -1, internal=True, group="server", summary="This worker's numbers for INFO")

@@ -1,8 +1,9 @@
 """Service processes beside the workers (replication, purge, bgsave, keyscan, monitor, pubsub).
 
-Each runs in its own process with its role in the title. Until a service's
-feature lands it only holds its place in the process tree: it is started,
-titled, restarted if it dies, and stopped cleanly, and does no work.
+Each runs in its own process with its role in the title. pubsub does its
+work (pikamp.services.pubsub); until the feature of one of the others lands
+it only holds its place in the process tree: it is started, titled,
+restarted if it dies, and stopped cleanly, and does no work.
 """
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ log = logging.getLogger("pikamp.services")
 
 def run(name: str, config: Config) -> None:
     """Entry point of a service process."""
+    if name == "pubsub":
+        from pikamp.services import pubsub
+
+        pubsub.run(config)
+        return
     setproctitle(f"pikamp: {name}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
