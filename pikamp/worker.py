@@ -20,7 +20,7 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import blocking, clientcount, multi
+from pikamp import blocking, clientcount, handover, monitor, multi
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
@@ -28,6 +28,7 @@ from pikamp.config import Config, load_runtime, parse_output_limits
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
+from pikamp.monitor import MonitorLink
 from pikamp.protocol import ProtocolError, RequestParser
 from pikamp.pubsub import ALLOWED_SUBSCRIBED, HubLink, Subscriptions, not_allowed
 from pikamp.pubsub import forget as forget_subscriptions
@@ -74,7 +75,7 @@ class Client(asyncio.Protocol):
         "worker", "transport", "parser", "resp3", "db_index", "id", "name", "authed",
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
-        "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub",
+        "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub", "handover", "handover_rest",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -110,6 +111,10 @@ class Client(asyncio.Protocol):
         self.multi_failed = False
         self.watch_dbs: set[int] = set()  # DBs it WATCHes keys of
         self.pubsub: Subscriptions | None = None  # None: not subscribed to anything
+        # MONITOR: the unix socket of the process the connection goes to once
+        # its replies so far are written, and the commands it sent after.
+        self.handover: str | None = None
+        self.handover_rest: list[list[bytes]] = []
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,6 +131,8 @@ class Client(asyncio.Protocol):
             return
         w.clients[self.id] = self
         w.stat_connections += 1
+        if w.monitoring:
+            w.monitor.client_seen(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -232,6 +239,8 @@ class Client(asyncio.Protocol):
                 return
             execute(args)
             if self.closing:
+                if self.handover is not None:  # MONITOR: what follows goes with the connection
+                    self.handover_rest = cmds[i + 1 :]
                 return
 
     # -- command execution -------------------------------------------------
@@ -299,8 +308,14 @@ class Client(asyncio.Protocol):
                 r = e
             w.account(cmd, args, perf_counter_ns() - t0, r, self, self.id)
             if type(r) is Deferred:
-                r.then(self.hold())
+                fill = self.hold()
+                if w.monitoring and monitor.shown(cmd, args):  # shown once done: EXEC after its commands
+                    r.then(lambda reply: (w.monitor.feed(self.db_index, self.id, args), fill(reply)))
+                else:
+                    r.then(fill)
             else:
+                if w.monitoring and monitor.shown(cmd, args):
+                    w.monitor.feed(self.db_index, self.id, args)
                 self.add_reply(encode(r, self.resp3))
         else:
             self.broadcast(cmd, args)
@@ -356,6 +371,9 @@ class Client(asyncio.Protocol):
         """Run on every worker (for the DBs each owns); reply once all answered:
         the first error if any worker failed, else the local reply."""
         fill = self.hold()
+        w = self.worker
+        if w.monitoring and monitor.shown(cmd, args):  # once, here, not by every worker
+            w.monitor.feed(self.db_index, self.id, args)
 
         def done(replies: list[bytes]) -> None:
             errors = [r for r in replies if r[:1] == b"-"]
@@ -400,7 +418,38 @@ class Client(asyncio.Protocol):
             elif self.worker.output_limited or self.pubsub is not None:
                 self.check_output_limit(t)
         if self.closing and not self.waiting:
-            t.close()
+            if self.handover is not None:
+                self.hand_over(t)
+            else:
+                t.close()
+
+    def start_handover(self, path: str) -> None:
+        """Hand this connection to another process (MONITOR) once every reply
+        before it is written; nothing more is read here."""
+        self.handover = path
+        self.closing = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def hand_over(self, t: asyncio.Transport) -> None:
+        if t.get_write_buffer_size():  # the client has not read everything yet
+            self.worker.loop.call_later(0.01, self.flush)  # type: ignore[union-attr]
+            return
+        rest = b"".join(encode(args, False) for args in self.handover_rest)
+        if self.parser.buf is not None:
+            rest += bytes(self.parser.buf)
+        fields = [b"%d" % self.id, b"3" if self.resp3 else b"2", self.addr.encode(), self.name, rest]
+        try:
+            handover.send_connection(self.handover, t.get_extra_info("socket").fileno(), fields)
+        except OSError as e:
+            log.warning("client id=%d could not be handed to %s: %s", self.id, self.handover, e)
+            self.handover = None
+            self.closing = False
+            self.out.append(b"-ERR the monitor process is not available; try again\r\n")
+            t.resume_reading()
+            self.worker.mark_client(self)
+            return
+        t.abort()  # our copy of the fd: the connection lives on in the other process
 
     def check_output_limit(self, t: asyncio.Transport) -> None:
         """client-output-buffer-limit (the normal class, or pubsub for a
@@ -464,6 +513,8 @@ class Worker:
         self.all_ctx = Ctx(None, self)
         self.peers: dict[int, PeerLink] = {}
         self.hub = HubLink(self)  # to the pubsub process
+        self.monitor = MonitorLink(self)  # to the monitor process
+        self.monitoring = False  # monitors are attached: feed every command to it
         self.owner_links: list[OwnerLink] = []  # peers' links to the DBs owned here
         self.clients: dict[int, Client] = {}
         self.dirty_clients: list[Client] = []
@@ -499,6 +550,16 @@ class Worker:
         self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
         self._client_ids = index  # ids are unique across workers: index + k*nworkers
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    def returned(self, sock: socket.socket, fields: list) -> None:
+        """A connection handed back (a monitor that sent RESET): a client of
+        this worker again, with its id and name, otherwise as RESET leaves it."""
+        def make() -> Client:
+            c = Client(self)
+            c.id, c.name = int(fields[0]), fields[1]
+            return c
+
+        self.loop.create_task(self.loop.connect_accepted_socket(make, sock))  # type: ignore[union-attr]
 
     def set_fsync(self, mode: str) -> None:
         """Apply appendfsync to the open DBs (CONFIG SET; open_engine reads the config)."""
@@ -688,6 +749,8 @@ class Worker:
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
         nanos = perf_counter_ns() - t0
+        if self.monitoring and db >= 0 and monitor.shown(cmd, args):
+            self.monitor.feed(db, client_id, args)
         if cmd.subcommands or nanos >= self.record_ns or type(r) is RespError:
             self.account(cmd, args, nanos, r, conn, client_id)
         else:  # the common case, inline: one call less per command
@@ -834,12 +897,16 @@ class Worker:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
         cron = loop.create_task(self.cron())
+        self.monitor.connect()
+        fd_listener = handover.listen(loop, os.path.join(self.run_dir, f"worker{self.index}-fd.sock"),
+                                      self.returned)
         log.info("worker %d serving %s:%s, owns %s", self.index, cfg.get("bind"), cfg.get("port"), self.owned())
         await stop.wait()
         self.stopping = True
         cron.cancel()
         server.close()
         ipc_server.close()
+        fd_listener.close()
         self.end_turn()
         await asyncio.sleep(0.05)  # let in-flight replies drain
 

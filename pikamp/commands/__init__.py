@@ -20,6 +20,7 @@ MODULES = (
     "slowlog",
     "introspection",
     "pubsub",
+    "monitor",
 )
 
 
