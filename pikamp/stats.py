@@ -79,11 +79,12 @@ def identity() -> Identity:
     )
 
 
-def last_save(dump_path: str) -> int:
-    """LASTSAVE: when the newest dump in ``dump_path`` was written, or the
-    server's start time if none was written since (Redis counts the start as a
-    save: nothing is unsaved then, and with RocksDB's WAL nothing ever is)."""
-    newest = identity().started
+def last_save(dump_path: str, state: dict | None = None) -> int:
+    """LASTSAVE: when the last dump was made (the bgsave process' ``state``,
+    or the newest entry in ``dump_path``), or the server's start time if
+    none was since (Redis counts the start as a save: nothing is unsaved
+    then, and with RocksDB's WAL nothing ever is)."""
+    newest = max(identity().started, (state or {}).get("last_save_time", 0))
     try:
         with os.scandir(dump_path) as entries:
             for entry in entries:

@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from resp_client import RawConn, parse
+from resp_client import RawConn
 from servers import HOST, PikampServer
 
 LINE = re.compile(rb'^\+(\d+)\.(\d{6}) \[(\d+) ([0-9.:]+)\] (.*)$')

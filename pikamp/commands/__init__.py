@@ -21,6 +21,7 @@ MODULES = (
     "introspection",
     "pubsub",
     "monitor",
+    "persistence",
 )
 
 

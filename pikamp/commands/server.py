@@ -34,6 +34,7 @@ from pikamp.errors import SYNTAX, RespError, unknown_subcommand, wrong_arity
 from pikamp.glob import Glob
 from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
+from pikamp.services.bgsave import read_state as bgsave_state
 from pikamp.resp import Raw, Verbatim, encode
 
 
@@ -607,14 +608,18 @@ def _write_errors(errors: list[tuple[int, str]]) -> str:
 
 def _persistence(w, gathered) -> Lines:
     errors = [(i, why.decode()) for g in gathered for i, why in g.get(b"write_errors", [])]
+    saving = bgsave_state(w.run_dir)  # what the bgsave process published
     return [
         ("loading", 0),
         ("async_loading", 0),
         # Every acknowledged write is in RocksDB's WAL: nothing is ever unsaved.
         ("rdb_changes_since_last_save", 0),
-        ("rdb_bgsave_in_progress", 0),
-        ("rdb_last_save_time", stats.last_save(w.config.path_of("dump-path"))),
-        ("rdb_last_bgsave_status", "ok"),
+        ("rdb_bgsave_in_progress", saving.get("in_progress", 0)),
+        ("rdb_last_save_time", stats.last_save(w.config.path_of("dump-path"), saving)),
+        ("rdb_last_bgsave_status", saving.get("last_status", "ok")),
+        ("rdb_last_bgsave_time_sec", saving.get("last_duration", -1)),
+        ("rdb_current_bgsave_time_sec", int(time.time()) - saving["started"] if saving.get("in_progress") else -1),
+        ("rdb_saves", saving.get("saves", 0)),
         ("aof_enabled", 0),
         ("aof_rewrite_in_progress", 0),
         ("aof_rewrite_scheduled", 0),
@@ -626,6 +631,7 @@ def _persistence(w, gathered) -> Lines:
 
 def _stats(w, gathered) -> Lines:
     pubsub_counts = gathered[0].get(b"pubsub") or [0, 0, 0]
+    saving = bgsave_state(w.run_dir)
     return [
         ("total_connections_received", sum(g[b"connections"] for g in gathered)),
         ("total_commands_processed", sum(g[b"commands"] for g in gathered)),
@@ -645,7 +651,10 @@ def _stats(w, gathered) -> Lines:
         ("pubsubshard_channels", pubsub_counts[2]),
         ("total_error_replies", sum(_error_counts(gathered).values())),
         ("unexpected_error_replies", 0),
-        # Pika's field: a COMPACT is running in some worker.
+        # Pika's fields: a dump is being made ("Yes, <dump>, <start time>",
+        # and here the workers done of all), a COMPACT runs in some worker.
+        ("is_bgsaving", f"Yes, {saving['dump']}, {saving['started']}, {saving['done']}/{saving['total']} workers"
+         if saving.get("in_progress") else "No"),
         ("is_compact", "yes" if any(g[b"compacting"] for g in gathered) else "no"),
     ]
 
@@ -874,7 +883,7 @@ def time_(conn, args):
 @command("lastsave", 1, "loading stale fast", route=LOCAL, group="server", categories="@admin @fast @dangerous",
          summary="Get the UNIX time stamp of the last successful save to disk")
 def lastsave(conn, args):
-    return stats.last_save(conn.worker.config.path_of("dump-path"))
+    return stats.last_save(conn.worker.config.path_of("dump-path"), bgsave_state(conn.worker.run_dir))
 
 
 _SHUTDOWN_FLAGS = {b"nosave", b"save", b"now", b"force"}
