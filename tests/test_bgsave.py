@@ -1,6 +1,7 @@
 """BGSAVE / SAVE / LASTSAVE / DELBACKUP and dump-expire through the bgsave
 process, INFO persistence while and after, and a restore: a server started
-on a copy of a dump serves exactly the data saved."""
+on a copy of a dump serves exactly the data saved; Pika's INFO keyspace 1
+(the keyscan process)."""
 from __future__ import annotations
 
 import os
@@ -107,3 +108,35 @@ def test_save_delbackup_expire_and_errors(srv):
     assert _dumps(srv) == []
     raw.close()
     r.close()
+
+
+def test_info_keyspace_1_counts_keys_per_type_in_the_background(srv):
+    r = redis.Redis(host=HOST, port=srv.port)
+    r3 = redis.Redis(host=HOST, port=srv.port, db=3)  # the other worker's
+    raw = RawConn(srv.port)
+    assert b"# Time:" not in raw.call("INFO", "keyspace")  # no scan yet
+    for i in range(50):
+        r.set(f"s{i}", "v")
+    r.set("ttl", "v", ex=100)
+    r.hset("h", "f", "v")
+    r3.rpush("l", "a")
+    r3.zadd("z", {"m": 1})
+    r3.sadd("st", "m")
+    raw.call("INFO", "keyspace", "1")
+    deadline = time.monotonic() + 30
+    text = ""
+    while time.monotonic() < deadline:
+        text = raw.call("INFO", "keyspace").decode()
+        if "# Duration: " in text and "In Processing" not in text and "db3 Sets_keys" in text:
+            break
+        time.sleep(0.1)
+    assert "db0:keys=52,expires=1,avg_ttl=0" in text  # Redis' live line stays
+    assert "db0 Strings_keys=51, expires=1, invalid_keys=0" in text
+    assert "db0 Hashes_keys=1, expires=0, invalid_keys=0" in text
+    assert "db3 Lists_keys=1, expires=0, invalid_keys=0" in text
+    assert "db3 Zsets_keys=1, expires=0, invalid_keys=0" in text
+    assert "db3 Sets_keys=1, expires=0, invalid_keys=0" in text
+    assert "# Time:" in text
+    raw.close()
+    r.close()
+    r3.close()

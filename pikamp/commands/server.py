@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from pikamp import REDIS_VERSION, __version__, redis_params, stats
+from pikamp import REDIS_VERSION, __version__, redis_params, servicecall, stats
 from pikamp.commands.table import COMMANDS, LOCAL, Command, command
 from pikamp.config import (
     CHOICES,
@@ -35,6 +35,9 @@ from pikamp.glob import Glob
 from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
 from pikamp.services.bgsave import read_state as bgsave_state
+from pikamp.services.keyscan import info_lines as keyscan_lines
+from pikamp.services.keyscan import read_state as keyscan_state
+from pikamp.services.keyscan import socket_path as keyscan_socket
 from pikamp.resp import Raw, Verbatim, encode
 
 
@@ -695,7 +698,10 @@ def _cluster(w, gathered) -> Lines:
 
 def _keyspace(w, gathered) -> Lines:
     dbs = sorted(tuple(entry) for g in gathered for entry in g[b"keyspace"])
-    return [(f"db{i}", f"keys={keys},expires={expires},avg_ttl=0") for i, keys, expires in dbs if keys]
+    live: Lines = [(f"db{i}", f"keys={keys},expires={expires},avg_ttl=0") for i, keys, expires in dbs if keys]
+    # Then Pika's per-type counts of the last "INFO keyspace 1" scan, if any
+    # (lines without a colon: Redis' INFO parsers keep them apart).
+    return live + [(text, None) for text in keyscan_lines(keyscan_state(w.run_dir), w.ndbs)]
 
 
 _ROCKSDB_TOTALS = (b"memtable_bytes", b"table_readers_bytes", b"pending_compaction_bytes",
@@ -799,7 +805,7 @@ def _render(w, sections: list[bytes], gathered: list[dict]) -> Verbatim:
     parts = []
     for name in sections:
         title, lines, _ = _SECTIONS[name]
-        body = "".join(f"{k}:{v}\r\n" for k, v in lines(w, gathered))
+        body = "".join(f"{k}:{v}\r\n" if v is not None else f"{k}\r\n" for k, v in lines(w, gathered))
         parts.append(f"# {title}\r\n{body}")
     return Verbatim("\r\n".join(parts).encode())
 
@@ -809,6 +815,9 @@ def _render(w, sections: list[bytes], gathered: list[dict]) -> Verbatim:
 def info(conn, args):
     w = conn.worker
     sections = _requested(args)
+    if len(args) == 3 and args[1].lower() == b"keyspace" and args[2] == b"1":
+        # Pika: start the background key statistics (the keyscan process).
+        servicecall.ask(w, keyscan_socket(w.run_dir), [b"START"], lambda reply: None, 5.0, b"")
     if not any(_SECTIONS[s][2] for s in sections):
         return _render(w, sections, [])
 

@@ -1,8 +1,8 @@
 """Service processes beside the workers (replication, purge, bgsave, keyscan, monitor, pubsub).
 
-Each runs in its own process with its role in the title. pubsub, monitor
-and bgsave do their work (pikamp.services.pubsub, .monitor, .bgsave); until
-the feature of one of the others lands
+Each runs in its own process with its role in the title. pubsub, monitor,
+bgsave and keyscan do their work (pikamp.services.<name>); until the
+feature of one of the others (replication, purge: the binlog) lands
 it only holds its place in the process tree: it is started, titled,
 restarted if it dies, and stopped cleanly, and does no work.
 """
@@ -27,6 +27,11 @@ def run(name: str, config: Config) -> None:
         from pikamp.services import pubsub
 
         pubsub.run(config)
+        return
+    if name == "keyscan":
+        from pikamp.services import keyscan
+
+        keyscan.run(config)
         return
     if name == "bgsave":
         from pikamp.services import bgsave
