@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import os
 import random
 import struct
@@ -185,12 +186,17 @@ def scan(db: Database, cursor: int, count: int, glob: Glob | None, type_name: st
 # -- RANDOMKEY -----------------------------------------------------------------
 
 
+RANDOM_STEP = 16
+
+
 def random_key(db: Database) -> bytes | None:
     """A random live key, or None when there is none.
 
     Seeks to a random point between the first and the last key (interpolating
     the 8 bytes after their common prefix, so keys sharing a prefix still spread
-    out) and takes the next live key, wrapping around to the first."""
+    out) and takes a live key a random 0-15 keys past it, wrapping around to the
+    first. The seek alone favours a key after a wide gap (``user:1`` over
+    ``user:100`` ...); the random step spreads that over its neighbours."""
     first = next(db.scan_keys(b""), None)
     if first is None:
         return None
@@ -200,7 +206,9 @@ def random_key(db: Database) -> bytes | None:
     a = int.from_bytes(lo[common : common + 8].ljust(8, b"\0"), "big")
     b = int.from_bytes(hi[common : common + 8].ljust(8, b"\0"), "big")
     seek = lo[:common] + random.randint(a, b).to_bytes(8, "big")
-    found = next(db.scan_keys(seek), None)
+    found = None
+    for found in itertools.islice(db.scan_keys(seek), random.randrange(RANDOM_STEP) + 1):
+        pass
     return (found or first)[0]
 
 
