@@ -104,6 +104,11 @@ class HubLink(asyncio.Protocol):
         self.unsent[rid] = done
         self.worker.mark_link(self)
 
+    def send(self, op: bytes, args: list[bytes]) -> None:
+        """A frame that gets no answer (a keyspace event to publish)."""
+        self.queue.append(encode_array([op, *args]))
+        self.worker.mark_link(self)
+
     def flush(self) -> None:
         if self.transport is None:
             self.connect()

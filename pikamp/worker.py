@@ -20,7 +20,7 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import blocking, clientcount, handover, monitor, multi
+from pikamp import blocking, clientcount, handover, monitor, multi, notify
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
@@ -515,6 +515,7 @@ class Worker:
         self.hub = HubLink(self)  # to the pubsub process
         self.monitor = MonitorLink(self)  # to the monitor process
         self.monitoring = False  # monitors are attached: feed every command to it
+        self.notify = ""  # the keyspace notification classes on ("": none; set_notify)
         self.owner_links: list[OwnerLink] = []  # peers' links to the DBs owned here
         self.clients: dict[int, Client] = {}
         self.dirty_clients: list[Client] = []
@@ -560,6 +561,24 @@ class Worker:
             return c
 
         self.loop.create_task(self.loop.connect_accepted_socket(make, sock))  # type: ignore[union-attr]
+
+    def set_notify(self, setting: str) -> None:
+        """notify-keyspace-events (at start and on CONFIG SET)."""
+        self.notify = notify.classes(setting)
+        for db in self.dbs.values():
+            db.track_changes(bool(self.notify), lambda key, db=db: self.send_event(db.index, "x", b"expired", key))
+
+    def send_events(self, db: Database, cmd: Command, args: list[bytes]) -> None:
+        """The keyspace events of a write command that ran on ``db``."""
+        for cls, event, key in notify.events(cmd.name, args, cmd.keys(args), db.touched, notify.meta_exists(db)):
+            self.send_event(db.index, cls, event, key)
+
+    def send_event(self, db: int, cls: str, event: bytes, key: bytes) -> None:
+        classes = self.notify
+        if cls in classes:
+            self.begin_turn()  # the active expire cycle runs outside a turn
+            self.hub.send(b"E", [b"%d" % db, event, key, b"K" if "K" in classes else b"",
+                                 b"E" if "E" in classes else b""])
 
     def set_fsync(self, mode: str) -> None:
         """Apply appendfsync to the open DBs (CONFIG SET; open_engine reads the config)."""
@@ -740,6 +759,8 @@ class Worker:
             eng = None
         if eng is not None and eng.failed is not None and cmd.is_write:
             return encode(eng.refusal(), resp3)
+        if self.notify and eng is not None:
+            ctx.db.touched.clear()  # what this command changes, for its events
         t0 = perf_counter_ns()
         try:
             r = cmd.handler(ctx, args)
@@ -751,6 +772,8 @@ class Worker:
         nanos = perf_counter_ns() - t0
         if self.monitoring and db >= 0 and monitor.shown(cmd, args):
             self.monitor.feed(db, client_id, args)
+        if self.notify and eng is not None and ctx.db.touched and type(r) is not RespError:
+            self.send_events(ctx.db, cmd, args)
         if cmd.subcommands or nanos >= self.record_ns or type(r) is RespError:
             self.account(cmd, args, nanos, r, conn, client_id)
         else:  # the common case, inline: one call less per command
@@ -869,6 +892,7 @@ class Worker:
             db = Database(i, self.open_engine(i), self.clock)
             self.dbs[i] = db
             self.ctxs[i] = Ctx(db, self)
+        self.set_notify(self.config.values.get("notify-keyspace-events", ""))
 
     def new_owner_link(self) -> OwnerLink:
         link = OwnerLink(self)

@@ -459,6 +459,8 @@ def _apply_config(ctx, args):
             w.set_slowlog_threshold(int(text))
         elif name == "latency-monitor-threshold":
             w.set_latency_threshold(int(text))
+        elif name == "notify-keyspace-events":
+            w.set_notify(text)
     if w.index == 0:  # one of the workers keeps it for the ones restarted later
         save_runtime(w.config, [k.decode() for k in args[1::2]])
     return "OK"

@@ -19,6 +19,7 @@ link protocol (RESP arrays both ways):
                   G rid client                     (the client is gone)
                   P rid kind channel message       (publish; kind c or s)
                   Q rid what arg...                (PUBSUB CHANNELS/NUMSUB/NUMPAT ...; COUNTS)
+                  E db event key K? E?             (a keyspace event to publish; no answer)
   here -> worker: R rid value                      (the answer to rid)
                   M type channel message client... (type message or smessage)
                   N pattern channel message client...  (pmessage)
@@ -190,6 +191,12 @@ class WorkerLink(asyncio.Protocol):
             elif op == b"G":
                 reg.gone(int(msg[2]))
                 self.send([b"R", msg[1], 1])
+            elif op == b"E":  # a keyspace event: [E db event key K? E?], no answer
+                db, event, key = msg[1], msg[2], msg[3]
+                if msg[4]:
+                    reg.publish(b"c", b"__keyspace@%b__:%b" % (db, key), event)
+                if msg[5]:
+                    reg.publish(b"c", b"__keyevent@%b__:%b" % (db, event), key)
             elif op == b"Q":
                 self.send([b"R", msg[1], reg.query(msg[2], msg[3:])])
             elif op == b"H":

@@ -4,6 +4,7 @@ expiry index, versions and the live DBSIZE counter. Type modules
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from pikamp.errors import WRONGTYPE, RespError
 from pikamp.storage import codec
@@ -42,6 +43,10 @@ class Database:
         self.clock = clock
         # WATCHed keys of this DB -> the ids of the clients watching them.
         self.watched: dict[bytes, set[int]] = {}
+        # Keyspace notifications on: the keys whose meta record the running
+        # command wrote (pikamp.notify), and who hears of an expiry.
+        self.touched: dict[bytes, None] | None = None
+        self.on_expired: Callable[[bytes], None] | None = None
         self.reopen(engine)
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
@@ -62,8 +67,8 @@ class Database:
         engine.before_commit = self._store_size
         engine.after_drop = self._load_size
         if self.watched:  # other contents (SWAPDB): every watched key changed
-            engine.on_write = self._written
             self._touch_all()
+        self._hook()
         self._load_size()
         self._check_format()
 
@@ -101,6 +106,9 @@ class Database:
         if exp and exp <= self.clock.ms:
             self.delete(key, raw)
             self.expired_keys += 1
+            if self.on_expired is not None:
+                self.touched.pop(key, None)  # type: ignore[union-attr]  # "expired", not the command's event
+                self.on_expired(key)
             if self.reading:
                 self.misses += 1
             return None
@@ -125,7 +133,7 @@ class Database:
         if ids is None:
             ids = self.watched[key] = set()
         ids.add(client_id)
-        self.engine.on_write = self._written
+        self._hook()
 
     def unwatch(self, key: bytes, client_id: int) -> None:
         ids = self.watched.get(key)
@@ -134,7 +142,19 @@ class Database:
             if not ids:
                 del self.watched[key]
                 if not self.watched:
-                    self.engine.on_write = None
+                    self._hook()
+
+    def track_changes(self, on: bool, on_expired: Callable[[bytes], None] | None) -> None:
+        """Keyspace notifications on or off for this DB."""
+        self.touched = {} if on else None
+        self.on_expired = on_expired if on else None
+        self._hook()
+
+    def _hook(self) -> None:
+        # The engine reports writes only while someone needs them: one
+        # attribute check per write otherwise.
+        needed = bool(self.watched) or self.touched is not None
+        self.engine.on_write = self._written if needed else None
 
     def _written(self, cf: int, k: bytes) -> None:
         """Engine.on_write while keys are watched: which key ``k`` belongs to."""
@@ -146,6 +166,8 @@ class Database:
             key = k[4 : 4 + int.from_bytes(k[:4], "big")]
         else:  # the expiry index moves with the meta record; the key count
             return
+        if self.touched is not None:
+            self.touched[key] = None
         ids = self.watched.get(key)
         if ids:
             DIRTY_CAS.update(ids)
@@ -258,6 +280,8 @@ class Database:
             if raw is not None and codec.meta_expire(raw) == exp:
                 self.delete(key, raw)
                 removed += 1
+                if self.on_expired is not None:
+                    self.on_expired(key)
             else:  # stale index entry
                 self.engine.delete(EXPIRES, codec.expire_entry(exp, key))
         self.expired_keys += removed
