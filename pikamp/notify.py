@@ -8,6 +8,7 @@ SREM ...). Expiry (lazy on a read, or the active cycle) sends ``expired``.
 Each event goes to the pubsub process as one PUBLISH on
 ``__keyspace@<db>__:<key>`` and/or ``__keyevent@<db>__:<event>``.
 
+MOVE sends move_from and move_to from the worker that made it.
 Not sent (yet): ``new`` (n) and key-miss (m) events, and the pop a blocked
 client gets when another client's push serves it.
 """

@@ -35,7 +35,7 @@ from pikamp.pubsub import forget as forget_subscriptions
 from pikamp.resp import Raw, decode, encode
 from pikamp.storage import engine
 from pikamp.storage.database import READY, Clock, Database, FormatError
-from pikamp.storage.engine import Engine, Tuning
+from pikamp.storage.engine import META, Engine, Tuning
 from supervisor.manager import FATAL_EXIT
 
 log = logging.getLogger("pikamp.worker")
@@ -570,8 +570,18 @@ class Worker:
 
     def send_events(self, db: Database, cmd: Command, args: list[bytes]) -> None:
         """The keyspace events of a write command that ran on ``db``."""
+        if cmd.name == "move":  # two DBs: moved if the source lost the key
+            key = args[1]
+            if key in db.touched and db.engine.get(META, key) is None:
+                self.send_move_events(db.index, int(args[2]), key)
+            return
         for cls, event, key in notify.events(cmd.name, args, cmd.keys(args), db.touched, notify.meta_exists(db)):
             self.send_event(db.index, cls, event, key)
+
+    def send_move_events(self, src: int, dst: int, key: bytes) -> None:
+        """MOVE's two events (also when the destination is another worker's)."""
+        self.send_event(src, "g", b"move_from", key)
+        self.send_event(dst, "g", b"move_to", key)
 
     def send_event(self, db: int, cls: str, event: bytes, key: bytes) -> None:
         classes = self.notify

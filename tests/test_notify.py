@@ -72,7 +72,8 @@ def test_events_like_redis(pikamp_server, redis_server, name, flags):
 
 
 def test_events_of_the_other_workers_db(pikamp_server, redis_server):
-    seq = [("RPUSH", "l", "a"), ("LPOP", "l"), ("SET", "x", "1", "EX", "10")]
+    seq = [("RPUSH", "l", "a"), ("LPOP", "l"), ("SET", "x", "1", "EX", "10"), ("MOVE", "x", "3"), ("SET", "y", "1"),
+           ("MOVE", "y", "2")]  # from db1: x to a DB of the same worker, y to the other worker's
     assert _events(pikamp_server.port, seq, "KEA", db=1) == _events(redis_server.port, seq, "KEA", db=1)
 
 

@@ -367,8 +367,12 @@ def _move_elsewhere(ctx, dest: int, key: bytes, raw: bytes) -> Deferred:
     image = keyspace.read_image(db, key, raw)
 
     def stored(reply: bytes) -> None:
-        if reply == b":1\r\n" and not keyspace.delete_if_unchanged(db, key, image):
+        if reply != b":1\r\n":
+            return
+        if not keyspace.delete_if_unchanged(db, key, image):
             log.warning("MOVE of a key modified meanwhile: it was kept in db%d as well", db.index)
+        elif ctx.worker.notify:
+            ctx.worker.send_move_events(db.index, dest, key)
 
     return _restore_elsewhere(ctx, dest, key, keyspace.encode_image(image), False, stored)
 
