@@ -2,7 +2,7 @@
 
 After a write command ran, the pipeline (Worker.run_owned) asks ``events``
 which events it made: the command's event for each of its keys it changed
-(the meta records written during the command, Database.touched), followed
+(the keys whose meta or data records it wrote, Database.touched), followed
 by ``del`` when the change left the key empty (LPOP of the last element,
 SREM ...). Expiry (lazy on a read, or the active cycle) sends ``expired``.
 Each event goes to the pubsub process as one PUBLISH on
