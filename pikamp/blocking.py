@@ -31,6 +31,7 @@ NOT_READY = object()
 
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
+UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
 ServeFn = Callable[[object, bytes], object]
 
@@ -102,6 +103,20 @@ def client_gone(ctx, args):
             _unpark(db, waiter)
             waiter.deferred.resolve_raw(b"")  # nobody reads it; completes the request
     return "OK"
+
+
+def unblock(worker, client_id: int, error: bool) -> bool:
+    """CLIENT UNBLOCK: answer client ``client_id``'s blocked command as if it
+    timed out, or with an UNBLOCKED error; False if it is not blocked here."""
+    for db in worker.dbs.values():
+        for queue in db.blocked.values():
+            for waiter in queue:
+                if waiter.client_id == client_id:
+                    _unpark(db, waiter)
+                    worker.begin_turn()
+                    waiter.deferred.resolve(RespError(UNBLOCKED) if error else NULL_ARRAY)
+                    return True
+    return False
 
 
 def serve_all(worker) -> None:

@@ -207,7 +207,9 @@ class HubLink(asyncio.Protocol):
             for cid in msg[4:]:
                 c = clients.get(int(cid))
                 # Not to a client that unsubscribed while the message was on its way.
-                if c is not None and c.pubsub is not None and name in c.pubsub.of(kind) and not c.closing:
+                # CLIENT REPLY OFF mutes them too (Redis 7.0; 7.2 lets pushes through).
+                if (c is not None and c.pubsub is not None and name in c.pubsub.of(kind) and not c.closing
+                        and not c.mute):
                     # A push goes after the replies complete so far, ahead of
                     # those still held: it never splits a reply.
                     c.out.append(three if c.resp3 else two)

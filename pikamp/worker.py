@@ -20,7 +20,7 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import blocking, clientcount, handover, monitor, multi, notify
+from pikamp import blocking, clientcount, handover, monitor, multi, notify, pause
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
@@ -44,6 +44,9 @@ log = logging.getLogger("pikamp.worker")
 # the client is not read: what a client that never reads its replies can make
 # the workers hold is bounded (a read is at most 256 KB: <= 16 MB of requests).
 MAX_HELD = 64
+# Client.reply_ctl bits (CLIENT REPLY): replies off; this command's reply is
+# skipped; the next command's reply is to be skipped.
+REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 1, 2, 4
 # Reply bytes an unauthenticated client may get in all before it is closed
 # (Redis keeps unauthenticated clients on a short leash too).
 NOAUTH_OUTPUT_LIMIT = 64 << 10
@@ -76,6 +79,7 @@ class Client(asyncio.Protocol):
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
         "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub", "handover", "handover_rest",
+        "reply_ctl", "mute",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -115,6 +119,10 @@ class Client(asyncio.Protocol):
         # its replies so far are written, and the commands it sent after.
         self.handover: str | None = None
         self.handover_rest: list[list[bytes]] = []
+        # CLIENT REPLY: REPLY_OFF / REPLY_SKIP / REPLY_SKIP_NEXT bits (0: every
+        # reply is sent), and whether replies made now are dropped.
+        self.reply_ctl = 0
+        self.mute = False
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -213,7 +221,7 @@ class Client(asyncio.Protocol):
         w = self.worker
         owner = self.db_index % w.nworkers
         if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
-                or self.pubsub is not None):
+                or self.pubsub is not None or self.reply_ctl or w.pause_kind):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -237,7 +245,10 @@ class Client(asyncio.Protocol):
             if self.backlog is not None:
                 self.backlog.extend(cmds[i:])
                 return
-            execute(args)
+            if self.reply_ctl:
+                self.execute_muted(args)
+            else:
+                execute(args)
             if self.closing:
                 if self.handover is not None:  # MONITOR: what follows goes with the connection
                     self.handover_rest = cmds[i + 1 :]
@@ -278,6 +289,9 @@ class Client(asyncio.Protocol):
                 error = multi.abort(self, error)
             cmd.rejected += 1
             self.add_reply(w.count_error(error))
+            return
+        if w.pause_kind and pause.holds(self, cmd):  # CLIENT PAUSE: it runs when the pause ends
+            pause.hold(self, args)
             return
         if self.multi is not None and cmd.name not in multi.RUN_AT_ONCE:
             reply = multi.queue(self, cmd, args)
@@ -320,7 +334,33 @@ class Client(asyncio.Protocol):
         else:
             self.broadcast(cmd, args)
 
+    def execute_muted(self, args: list[bytes]) -> None:
+        """Execute under CLIENT REPLY OFF or SKIP: the replies it makes are
+        dropped (a CLIENT REPLY ON among them turns that off at once)."""
+        ctl = self.reply_ctl
+        if ctl & REPLY_SKIP_NEXT:  # the command after CLIENT REPLY SKIP: this one
+            ctl = (ctl & ~REPLY_SKIP_NEXT) | REPLY_SKIP
+        self.reply_ctl = ctl
+        self.mute = True
+        self.execute(args)
+        if self.backlog and self.worker.pause_kind and self.backlog[0] is args:
+            return  # held by CLIENT PAUSE: it is skipped when it runs
+        self.reply_ctl &= ~REPLY_SKIP
+        self.mute = bool(self.reply_ctl)
+
+    def set_reply_mode(self, mode: bytes) -> None:
+        """CLIENT REPLY ON|OFF|SKIP, as Redis: OFF and SKIP drop their own
+        reply too; SKIP does nothing while replies are off."""
+        if mode == b"on":
+            self.reply_ctl, self.mute = 0, False
+        elif mode == b"off":
+            self.reply_ctl, self.mute = self.reply_ctl | REPLY_OFF, True
+        elif not self.reply_ctl & REPLY_OFF:
+            self.reply_ctl, self.mute = self.reply_ctl | REPLY_SKIP_NEXT, True
+
     def add_reply(self, reply: bytes) -> None:
+        if self.mute:
+            return
         if self.waiting:
             self.slots.append(reply)
         else:
@@ -331,13 +371,14 @@ class Client(asyncio.Protocol):
         slot: list = [None]
         self.slots.append(slot)
         self.waiting += 1
+        muted = self.mute
         if self.waiting >= MAX_HELD and not self.held_paused and self.transport is not None:
             self.held_paused = True
             if not self.paused:
                 self.transport.pause_reading()
 
         def fill(reply: bytes) -> None:
-            slot[0] = reply
+            slot[0] = b"" if muted else reply
             self.waiting -= 1
             if self.held_paused and self.waiting <= MAX_HELD // 2:
                 self.held_paused = False
@@ -539,6 +580,12 @@ class Worker:
         # WATCHes on the DBs owned here: client id -> (db, key, expiry when watched).
         self.watches: dict[int, list[tuple[int, bytes, int]]] = {}
         self.in_exec = False  # running an EXEC's commands (nothing blocks)
+        # CLIENT PAUSE (see pikamp.pause): 0 none, pause.WRITE or pause.ALL;
+        # until when (time.monotonic); the clients it holds back.
+        self.pause_kind = 0
+        self.pause_end = 0.0
+        self.pause_timer: asyncio.TimerHandle | None = None
+        self.paused_clients: list[Client] = []
         # INFO errorstats (error code -> count) and the slow log, of the commands run here.
         self.errors: dict[bytes, int] = {}
         self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
@@ -954,6 +1001,8 @@ class Worker:
             if tick % 10 == 0:
                 self.disk_cron()
             for db in self.dbs.values():
+                if self.pause_kind:  # CLIENT PAUSE: nothing expires meanwhile
+                    break
                 # Like Redis: keep going while a cycle finds plenty to do, but yield often.
                 for _ in range(10):
                     if db.expire_cycle(200) < 200:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import hmac
 import time
 
-from pikamp import REDIS_VERSION, multi, pubsub, stats
-from pikamp.commands.table import LOCAL, command
+from pikamp import REDIS_VERSION, blocking, multi, pause, pubsub, stats
+from pikamp.commands.table import ALL, LOCAL, command
 from pikamp.config import to_bytes
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
 from pikamp.numbers import parse_int
@@ -228,6 +228,8 @@ _CLIENT_HELP = [
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    # Redis' text word for word (HELP is compared with Redis'), though CLIENT
+    # TRACKING is not served here yet: it answers "unknown subcommand".
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
     "         [OPTIN] [OPTOUT] [NOLOOP]",
     "    Control server assisted client side caching.",
@@ -383,6 +385,90 @@ def _client_kill_here(ctx, args):
     return killed
 
 
+def _syntax_for(sub: bytes) -> RespError:
+    return RespError(f"ERR unknown subcommand or wrong number of arguments for '{sub.decode('latin-1')}'. "
+                     "Try CLIENT HELP.")
+
+
+def _client_pause(conn, args):
+    """CLIENT PAUSE timeout [WRITE|ALL]: set in every worker, then OK."""
+    if len(args) < 3:
+        raise RespError("ERR wrong number of arguments for 'client|pause' command")
+    if len(args) > 4:
+        raise _syntax_for(args[1])
+    ms = parse_int(args[2], "ERR timeout is not an integer or out of range")
+    if ms < 0:
+        raise RespError("ERR timeout is negative")
+    kind = pause.ALL
+    if len(args) == 4:
+        mode = args[3].lower()
+        if mode not in (b"write", b"all"):
+            raise RespError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+        kind = pause.WRITE if mode == b"write" else pause.ALL
+    end = pause.end_time(min(ms, 1 << 53))  # past that, "for ever" all the same
+    return stats.gather(conn.worker, [b"__pause", repr(end).encode(), b"%d" % kind], conn.resp3,
+                        lambda replies: "OK")
+
+
+def _client_unpause(conn, args):
+    if len(args) != 2:
+        raise RespError("ERR wrong number of arguments for 'client|unpause' command")
+    return stats.gather(conn.worker, [b"__unpause"], conn.resp3, lambda replies: "OK")
+
+
+def _client_reply(conn, args):
+    if len(args) != 3:
+        raise RespError("ERR wrong number of arguments for 'client|reply' command")
+    mode = args[2].lower()
+    if mode not in (b"on", b"off", b"skip"):
+        raise RespError(SYNTAX)
+    conn.set_reply_mode(mode)
+    return "OK"  # dropped for OFF and SKIP
+
+
+def _client_unblock(conn, args):
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR]: the client's blocked command is parked
+    in the owner of its DB, whichever worker that is: 1 if one was found."""
+    if len(args) < 3:
+        raise RespError("ERR wrong number of arguments for 'client|unblock' command")
+    if len(args) > 4:
+        raise _syntax_for(args[1])
+    client_id = parse_int(args[2])
+    how = b"timeout"
+    if len(args) == 4:
+        how = args[3].lower()
+        if how not in (b"timeout", b"error"):
+            raise RespError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    return stats.gather(conn.worker, [b"__unblock", b"%d" % client_id, how], conn.resp3,
+                        lambda replies: int(any(replies)))
+
+
+@command("__unblock", 3, internal=True, route=ALL, group="connection",
+         summary="CLIENT UNBLOCK in the DBs this worker owns")
+def _unblock_here(ctx, args):
+    return int(blocking.unblock(ctx.worker, int(args[1]), args[2] == b"error"))
+
+
+def _client_getredir(conn, args):
+    if len(args) != 2:
+        raise RespError("ERR wrong number of arguments for 'client|getredir' command")
+    return -1  # no client ever tracks keys here (CLIENT TRACKING is not served)
+
+
+def _client_trackinginfo(conn, args):
+    if len(args) != 2:
+        raise RespError("ERR wrong number of arguments for 'client|trackinginfo' command")
+    return {b"flags": {b"off"}, b"redirect": -1, b"prefixes": []}  # flags: a set in RESP3
+
+
+def _client_caching(conn, args):
+    if len(args) != 3:
+        raise RespError("ERR wrong number of arguments for 'client|caching' command")
+    # Tracking is never on here (CLIENT TRACKING is not served): Redis' answer for that.
+    raise RespError("ERR CLIENT CACHING can be called only when the client is in tracking mode with "
+                    "OPTIN or OPTOUT mode enabled")
+
+
 _CLIENT_SUBS = {
     b"id": _client_id,
     b"setname": _client_setname,
@@ -394,6 +480,13 @@ _CLIENT_SUBS = {
     b"no-evict": _client_no_evict,
     b"no-touch": _client_no_touch,
     b"help": _client_help,
+    b"pause": _client_pause,
+    b"unpause": _client_unpause,
+    b"reply": _client_reply,
+    b"unblock": _client_unblock,
+    b"getredir": _client_getredir,
+    b"trackinginfo": _client_trackinginfo,
+    b"caching": _client_caching,
 }
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from pikamp import REDIS_VERSION, __version__, redis_params, servicecall, stats
+from pikamp import REDIS_VERSION, __version__, pause, redis_params, servicecall, stats
 from pikamp.commands.table import COMMANDS, LOCAL, Command, command
 from pikamp.config import (
     CHOICES,
@@ -864,7 +864,9 @@ def _worker_info(ctx, args):
     return extra | {
         b"errors": w.errors,
         b"clients": len(w.clients),
-        b"blocked": len({id(waiter) for db in w.dbs.values() for queue in db.blocked.values() for waiter in queue}),
+        # Clients held by a blocking command, and those held by CLIENT PAUSE (as Redis counts them).
+        b"blocked": len({id(waiter) for db in w.dbs.values() for queue in db.blocked.values() for waiter in queue})
+        + pause.held_count(w),
         b"connections": w.stat_connections,
         b"commands": w.stat_commands,
         b"ops": stats.ops_meter(w).rate(),

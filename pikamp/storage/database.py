@@ -50,6 +50,9 @@ class Database:
         self.reopen(engine)
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
+        # CLIENT PAUSE: a read sees an expired key as gone but leaves it be
+        # (writes, held back by the pause, still delete what they find expired).
+        self.expiry_paused = False
         # INFO keyspace_hits / keyspace_misses: lookups of read commands
         # (the pipeline sets ``reading`` for each command it runs here).
         self.reading = False
@@ -104,6 +107,9 @@ class Database:
             return None
         exp = codec.meta_expire(raw)
         if exp and exp <= self.clock.ms:
+            if self.expiry_paused and self.reading:
+                self.misses += 1
+                return None
             self.delete(key, raw)
             self.expired_keys += 1
             if self.on_expired is not None:
