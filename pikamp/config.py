@@ -16,7 +16,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "workers": ("0", "Worker processes; 0 = one per CPU core. DB i is owned by worker i % workers."),
     "databases": ("16", "Number of logical DBs (SELECT 0..databases-1), one RocksDB each."),
     "db-path": ("./db/", "Directory holding db0, db1, ... (one RocksDB per DB)."),
-    "log-path": ("./log/", "Directory of the log file pikamp.log."),
+    "log-path": ("./log/", "Directory of the log file pikamp.log and of the binlogs (log_db<i>/)."),
     "pidfile": ("./pika.pid", "Supervisor pid file, used by 'pikamp stop' and 'pikamp status'."),
     "daemonize": ("no", "yes: detach from the terminal and write the pid file."),
     "requirepass": ("", "Password clients must AUTH with (empty: none)."),
@@ -46,6 +46,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "enable-db-statistics": ("no", "RocksDB tickers (INFO rocksdb block cache hits/misses, stall time); cost ~0.5 us per read."),
     "least-free-disk-resume-size": ("268435456", "After a disk-full error, writes resume once this much disk is free (bytes)."),
     "manually-resume-interval": ("10", "Seconds between automatic checks whether writes can resume after disk full."),
+    "write-binlog": ("yes", "Append every write to the DB's binlog (replication's source)."),
     "binlog-file-size": ("104857600", "Size of one binlog file write2file<N> (bytes)."),
     "expire-logs-nums": ("10", "Keep at least this many binlog files."),
     "expire-logs-days": ("7", "Delete binlog files older than this many days."),
@@ -65,7 +66,7 @@ PIKA_KEYS = frozenset("""
     admin-cmd-list sync-thread-num sync-binlog-thread-num root-connection-num max-conn-rbuf-size
     max-client-response-size network-interface userpass userblacklist user aclfile acl-pubsub-default
     acllog-max-len rename-command instance-mode db-instance-num default-slot-num replication-num
-    consensus-level db-sync-path log-retention-time loglevel write-binlog sync-window-size slaveof
+    consensus-level db-sync-path log-retention-time loglevel sync-window-size slaveof
     slave-priority replication-id run-id server-id internal-used-unfinished-full-sync db-sync-speed
     throttle-bytes-per-second rsync-timeout-ms max-rsync-parallel-num slowlog-write-errorlog
     max-write-buffer-num min-write-buffer-number-to-merge arena-block-size max-bytes-for-level-multiplier
@@ -95,6 +96,9 @@ RANGES: dict[str, tuple[int, int]] = {
     "block-size": (256, 1 << 30),
     "max-background-jobs": (1, 1024),
     "max-subcompactions": (1, 1024),
+    "binlog-file-size": (1024, 2**31),  # Pika's 1K-2G
+    "expire-logs-nums": (10, 2**31 - 1),  # Pika keeps at least 10
+    "expire-logs-days": (1, 2**31 - 1),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "appendfsync": ("always", "everysec", "no"),

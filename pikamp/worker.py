@@ -35,6 +35,7 @@ from pikamp.pubsub import forget as forget_subscriptions
 from pikamp.resp import Raw, decode, encode
 from pikamp.storage import engine
 from pikamp.storage.database import READY, Clock, Database, FormatError
+from pikamp.storage.binlog import Binlog
 from pikamp.storage.engine import META, Engine, Tuning
 from supervisor.manager import FATAL_EXIT
 
@@ -936,13 +937,25 @@ class Worker:
         cfg = self.config
         if self.tuning is None:
             self.tuning = tuning_from_config(cfg)
-        return Engine(
+        eng = Engine(
             self.db_path(index),
             tuning=self.tuning,
             block_cache_size=cfg.int("block-cache"),
             max_background_jobs=cfg.int("max-background-jobs"),
             fsync=cfg.get("appendfsync"),
         )
+        if cfg.bool("write-binlog"):
+            try:
+                eng.attach_binlog(Binlog(self.binlog_path(index), cfg.int("binlog-file-size"),
+                                         sync=cfg.get("appendfsync") == "always"))
+            except BaseException:
+                eng.close()
+                raise
+        return eng
+
+    def binlog_path(self, index: int) -> str:
+        """DB ``index``'s binlog directory (Pika's log-path/log_db<i>)."""
+        return os.path.join(self.config.path_of("log-path"), f"log_db{index}")
 
     def open_databases(self) -> None:
         for i in self.owned():
@@ -1020,7 +1033,9 @@ class Worker:
         resume writes after a disk error (every manually-resume-interval s)."""
         for db in self.dbs.values():
             if db.engine.fsync == "everysec":
-                db.engine.sync_wal()
+                db.engine.sync_wal()  # the binlog's too, and its manifest
+            elif db.engine.binlog is not None:
+                db.engine.binlog_cron()
         if any(db.engine.failed is not None for db in self.dbs.values()):
             now = time.monotonic()
             if now - self.last_resume_check >= self.config.int("manually-resume-interval"):

@@ -11,7 +11,8 @@ from pikamp.commands.table import command
 
 # Pika's own commands, which Redis does not have.
 PIKA_ONLY = {b"pksetexat", b"delvx", b"hscanx", b"pkhscanrange", b"pkhrscanrange", b"compact", b"diskrecovery",
-             b"pkscanrange", b"pkrscanrange", b"scanx", b"pkpatternmatchdel", b"delbackup"}
+             b"pkscanrange", b"pkrscanrange", b"scanx", b"pkpatternmatchdel", b"delbackup",
+             b"purgelogsto"}
 
 
 def _plain(v):

@@ -22,6 +22,7 @@ MODULES = (
     "pubsub",
     "monitor",
     "persistence",
+    "binlog",
 )
 
 

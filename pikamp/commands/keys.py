@@ -8,6 +8,7 @@ SWAPDB) talk to its owner through internal commands (``__restore``,
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Callable
 
@@ -464,7 +465,7 @@ def swapdb_coordinate(ctx, args):
         keyspace.detach_engine(w.dbs[i])
     try:
         if len(mine) == 2:
-            keyspace.exchange_directories(w.db_path(a), w.db_path(b))
+            _exchange(w, a, b)
         else:
             _swap_with_peer(w, a, b, b if mine[0] == a else a)
     finally:
@@ -482,10 +483,21 @@ def swapdb_peer(ctx, args):
     _check_not_compacting(w)
     keyspace.detach_engine(ctx.db)
     try:
-        keyspace.exchange_directories(w.db_path(int(args[1])), w.db_path(int(args[2])))
+        _exchange(w, int(args[1]), int(args[2]))
     finally:
         _reattach(ctx, ctx.db)
     return "OK"
+
+
+def _exchange(w, a: int, b: int) -> None:
+    """Swap two DBs' directories, and their binlogs with them: a binlog stays
+    with the data it describes (were a crash to separate them, the DB would
+    not know the binlog it finds, and that binlog starts afresh)."""
+    keyspace.exchange_directories(w.db_path(a), w.db_path(b))
+    la, lb = w.binlog_path(a), w.binlog_path(b)
+    os.makedirs(la, exist_ok=True)
+    os.makedirs(lb, exist_ok=True)
+    keyspace.exchange_directories(la, lb)
 
 
 def _check_not_compacting(w) -> None:

@@ -665,7 +665,7 @@ def _stats(w, gathered) -> Lines:
 
 
 def _replication(w, gathered) -> Lines:
-    return [
+    lines: Lines = [
         ("role", "master"),
         ("connected_slaves", 0),
         ("master_failover_state", "no-failover"),
@@ -675,6 +675,11 @@ def _replication(w, gathered) -> Lines:
         ("second_repl_offset", -1),
         ("repl_backlog_active", 0),
     ]
+    # Pika's line per DB: its binlog's end, and the file up to which a purge is safe.
+    positions = sorted(p for g in gathered for p in g.get(b"binlog", []))
+    lines += [(f"db{i}", f"binlog_offset={filenum} {offset},safety_purge=write2file{max(filenum - 10, 0)}")
+              for i, filenum, offset in positions]
+    return lines
 
 
 def _cpu(w, gathered) -> Lines:
@@ -778,7 +783,7 @@ _SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
     b"memory": ("Memory", _memory, False),
     b"persistence": ("Persistence", _persistence, True),
     b"stats": ("Stats", _stats, True),
-    b"replication": ("Replication", _replication, False),
+    b"replication": ("Replication", _replication, True),
     b"cpu": ("CPU", _cpu, False),
     b"modules": ("Modules", _modules, False),
     b"commandstats": ("Commandstats", _commandstats, True),
@@ -862,6 +867,8 @@ def _worker_info(ctx, args):
                               for cmd in COMMANDS.values() for c in (cmd, *cmd.subcommands.values())
                               if c.calls or c.rejected]
     return extra | {
+        b"binlog": [[i, *db.engine.binlog.position] for i, db in sorted(w.dbs.items())
+                    if db.engine.binlog is not None],
         b"errors": w.errors,
         b"clients": len(w.clients),
         # Clients held by a blocking command, and those held by CLIENT PAUSE (as Redis counts them).

@@ -1,10 +1,10 @@
 """Service processes beside the workers (replication, purge, bgsave, keyscan, monitor, pubsub).
 
 Each runs in its own process with its role in the title. pubsub, monitor,
-bgsave and keyscan do their work (pikamp.services.<name>); until the
-feature of one of the others (replication, purge: the binlog) lands
-it only holds its place in the process tree: it is started, titled,
-restarted if it dies, and stopped cleanly, and does no work.
+bgsave, keyscan and purge do their work (pikamp.services.<name>); until
+replication lands, its process only holds its place in the process tree: it
+is started, titled, restarted if it dies, and stopped cleanly, and does no
+work.
 """
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def run(name: str, config: Config) -> None:
         from pikamp.services import bgsave
 
         bgsave.run(config)
+        return
+    if name == "purge":
+        from pikamp.services import purge
+
+        purge.run(config)
         return
     if name == "monitor":
         from pikamp.services import monitor

@@ -42,6 +42,8 @@ DBSIZE_KEY = b"dbsize"
 # Raise it with any change older code would misread, and migrate at open
 # (Database._check_format).
 FORMAT_KEY = b"format-version"
+# In STATE: the binlog position the DB has applied (storage.binlog.pack_position).
+BINLOG_POS_KEY = b"binlog-position"
 #   1: the first layout.
 #   2: long strings may be CHUNKED (version 1 DBs are read as they are).
 FORMAT_VERSION = 2

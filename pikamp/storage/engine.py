@@ -29,6 +29,9 @@ from rocksdict import (
 )
 
 from pikamp.errors import RespError, misconf
+from pikamp.storage import codec
+from pikamp.storage.binlog import (OP_DELETE, OP_PUT, OP_RANGE, Binlog, BinlogError, decode_ops, encode_ops,
+                                   pack_position, unpack_position)
 
 log = logging.getLogger("pikamp.engine")
 
@@ -231,6 +234,10 @@ class Engine:
         # The error of the last failed write: until the engine is reopened,
         # RocksDB refuses every write, and so do we (reads keep working).
         self.failed: str | None = None
+        # The DB's binlog (pikamp.storage.binlog), and this turn's writes in
+        # order for its next item; both None when the binlog is off.
+        self.binlog: Binlog | None = None
+        self.log_ops: list[tuple] | None = None
         self.write_opts = WriteOptions()
         self.unsynced = False  # written since the last WAL fsync
         self.set_fsync(fsync)
@@ -240,6 +247,43 @@ class Engine:
         # someone WATCHes a key of this DB; None otherwise: one check per write.
         self.on_write: Callable[[int, bytes], None] | None = None
         self.merging = False  # iterate merges pending writes instead of committing them
+
+    def attach_binlog(self, binlog: Binlog) -> None:
+        """Log every batch from now on; first replay what the binlog holds past
+        the position the DB recorded (a crash between the append and the write)."""
+        self.binlog = binlog
+        raw = self.get(STATE, codec.BINLOG_POS_KEY)
+        if raw is not None:
+            ident, filenum, offset = unpack_position(raw)
+            if ident == binlog.ident and (filenum, offset) <= binlog.position:
+                replayed = 0
+                try:
+                    for n, _, end, _, content in binlog.items_from(filenum, offset):
+                        self._apply(decode_ops(content), pack_position(ident, n, end))
+                        replayed += 1
+                except BinlogError as e:
+                    log.error("%s: binlog replay stopped: %s", self.path, e)
+                    binlog.restart()
+                if replayed:
+                    log.warning("%s: replayed %d binlog items the DB had not applied (a crash)",
+                                self.path, replayed)
+            elif not binlog.is_empty():  # a new binlog (new log-path, restored dump) is simply adopted
+                binlog.restart()
+        # A DB without a position (new, or from before the binlog) starts with the binlog's end.
+        self.log_ops = []
+
+    def _apply(self, ops: list[tuple], position: bytes) -> None:
+        """Write logged effects and the position after them as one batch."""
+        batch = WriteBatch(raw_mode=True)
+        for op, cf, a, b in ops:
+            if op == OP_PUT:
+                batch.put(a, b, self.handles[cf])
+            elif op == OP_DELETE:
+                batch.delete(a, self.handles[cf])
+            else:
+                batch.delete_range(a, b, self.handles[cf])
+        batch.put(codec.BINLOG_POS_KEY, position, self.handles[STATE])
+        self.db.write(batch, self.write_opts)
 
     # -- reads -------------------------------------------------------------
     def get(self, cf: int, key: bytes) -> bytes | None:
@@ -319,6 +363,8 @@ class Engine:
     def put(self, cf: int, key: bytes, value: bytes) -> None:
         self.batch.put(key, value, self.handles[cf])
         self.overlay[(cf, key)] = value
+        if self.log_ops is not None:
+            self.log_ops.append((OP_PUT, cf, key, value))
         if not self.dirty:
             self._mark_dirty()
         if self.on_write is not None:
@@ -327,6 +373,8 @@ class Engine:
     def delete(self, cf: int, key: bytes) -> None:
         self.batch.delete(key, self.handles[cf])
         self.overlay[(cf, key)] = _DELETED
+        if self.log_ops is not None:
+            self.log_ops.append((OP_DELETE, cf, key, None))
         if not self.dirty:
             self._mark_dirty()
         if self.on_write is not None:
@@ -336,6 +384,8 @@ class Engine:
         """Delete [start, end). Callers only range-delete data that is already
         invisible (an old version), so the overlay needs no update."""
         self.batch.delete_range(start, end, self.handles[cf])
+        if self.log_ops is not None:
+            self.log_ops.append((OP_RANGE, cf, start, end))
         if not self.dirty:
             self._mark_dirty()
         if self.on_write is not None:
@@ -351,6 +401,8 @@ class Engine:
         ``sync_wal`` once a second, "no" to the OS."""
         self.fsync = mode
         self.write_opts.sync = mode == "always"
+        if self.binlog is not None:
+            self.binlog.sync_each = mode == "always"
 
     def commit(self) -> bool:
         """Write this turn's batch to the WAL and memtable as one atomic unit.
@@ -365,14 +417,29 @@ class Engine:
         batch, self.batch = self.batch, WriteBatch(raw_mode=True)
         self.overlay.clear()
         self.dirty = False
+        ops = self.log_ops
+        if ops:
+            self.log_ops = []
         if self.failed is None:
+            binlog = self.binlog
+            before = binlog.position if ops else None
             try:
-                self.db.write(batch, self.write_opts)
-                self.unsynced = True
-                return True
-            except Exception as e:  # RocksDB raises a bare Exception for IO errors
-                self.failed = short_error(e)
-                log.error("%s: write failed, writes refused until the disk recovers: %s", self.path, e)
+                if ops:  # the item first; the batch records the position after it
+                    binlog.append(encode_ops(ops))  # type: ignore[union-attr]
+                    batch.put(codec.BINLOG_POS_KEY, binlog.position_record(), self.handles[STATE])  # type: ignore[union-attr]
+            except OSError as e:
+                self.failed = f"Writing binlog failed, maybe no space left on device ({e.strerror})"
+                log.error("%s: binlog append failed, writes refused until the disk recovers: %s", self.path, e)
+            else:
+                try:
+                    self.db.write(batch, self.write_opts)
+                    self.unsynced = True
+                    return True
+                except Exception as e:  # RocksDB raises a bare Exception for IO errors
+                    self.failed = short_error(e)
+                    log.error("%s: write failed, writes refused until the disk recovers: %s", self.path, e)
+                    if before is not None:  # not applied: not in the binlog either
+                        binlog.undo(*before)  # type: ignore[union-attr]
         # Writes are refused while failed; what still got here (a lazy
         # expiry's delete) is dropped with the rest of the batch.
         if self not in FAILED:
@@ -386,7 +453,14 @@ class Engine:
         return RespError(misconf(self.failed or ""))
 
     def sync_wal(self) -> None:
-        """fsync what was written since the last call (appendfsync everysec)."""
+        """fsync what was written since the last call (appendfsync everysec),
+        the binlog's appends included."""
+        if self.binlog is not None:
+            try:
+                self.binlog.sync()
+            except OSError as e:
+                self.failed = f"Writing binlog failed, maybe no space left on device ({e.strerror})"
+                log.error("%s: binlog fsync failed, writes refused until the disk recovers: %s", self.path, e)
         if self.unsynced and self.failed is None:
             self.unsynced = False
             try:
@@ -394,6 +468,15 @@ class Engine:
             except Exception as e:
                 self.failed = short_error(e)
                 log.error("%s: WAL fsync failed, writes refused until the disk recovers: %s", self.path, e)
+
+    def binlog_cron(self) -> None:
+        """Once a second (appendfsync always or no): record the binlog's end in its manifest."""
+        binlog = self.binlog
+        if binlog is not None and binlog.manifest_dirty:
+            try:
+                binlog.save_manifest()
+            except OSError as e:
+                log.warning("%s: binlog manifest: %s", self.path, e)
 
     # -- maintenance -------------------------------------------------------
     def compact(self) -> None:
@@ -468,4 +551,10 @@ class Engine:
         self.cfs = []
         self.handles = []
         self.db = None  # type: ignore[assignment]
+        if self.binlog is not None:
+            try:
+                self.binlog.close()
+            except OSError as e:
+                log.warning("%s: binlog close: %s", self.path, e)
+            self.binlog = self.log_ops = None
         gc.collect()  # the binding frees the instance only when unreferenced

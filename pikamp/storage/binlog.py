@@ -1,0 +1,340 @@
+"""One DB's binlog: append-only files ``write2file<N>`` and a ``manifest``.
+
+Pika's layout (``log-path/log_db<i>/``), with an item per committed write
+batch. An item is framed as ``crc32 u32 | length u32 | item`` so that a torn
+or corrupted tail is found (and cut) when the binlog is opened after a crash;
+the item is Pika's 34-byte header (type, exec time, term, logic id, and the
+file number and offset where the item starts) and then the content.
+
+The content is the batch's *effects*, exactly as RocksDB applied them: the
+puts, deletes and range deletes of every column family, in order. So
+everything a turn changed is in it, whatever caused it (any command, a lazy
+or active expiry, a pop for a blocked client, an EXEC); a replica applying it
+gets the same bytes, with nothing to re-derive (PEXPIREAT for EXPIRE, SREM for
+SPOP): the one thing it relies on is the same on-disk format version.
+
+The owner appends the item before it writes the batch, and the batch records
+the binlog position after the item (``codec.BINLOG_POS_KEY``, with the
+binlog's identity): on open, items past the DB's position are replayed, so
+the DB and its binlog never disagree. A binlog whose identity the DB does not
+know (its directory replaced, a restored dump) starts afresh under a new one.
+
+The manifest (Pika's 24 bytes: file number u32, offset u64, logic id u64,
+term u32; then our 16-byte identity and a crc32) is rewritten when a file is
+rolled, once a second while items are appended, and on close: opening scans
+only from its position to the end.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import time
+import uuid
+import zlib
+from typing import Iterator
+
+log = logging.getLogger("pikamp.binlog")
+
+PREFIX = "write2file"
+FRAME = struct.Struct("<II")  # crc32 of the item, the item's length
+HEADER = struct.Struct("<HIIQIQI")  # type, exec_time, term, logic_id, filenum, offset, content_len
+MANIFEST = struct.Struct("<IQQI16s")
+TYPE_BATCH = 1
+OP_PUT, OP_DELETE, OP_RANGE = 1, 2, 3
+_OP = struct.Struct("<BBI")  # op, column family, first length
+_LEN = struct.Struct("<I")
+_POS = struct.Struct("<16sIQ")  # identity, file number, offset: what a DB records
+
+
+class BinlogError(Exception):
+    """The binlog cannot be read where it should be (a gap, a corrupt item inside)."""
+
+
+def encode_ops(ops: list[tuple]) -> bytes:
+    """A batch's effects: (op, cf, key, value) for puts and deletes (value
+    None), (OP_RANGE, cf, start, end) for range deletes."""
+    parts = []
+    pack_op, pack_len = _OP.pack, _LEN.pack
+    for op, cf, a, b in ops:
+        parts.append(pack_op(op, cf, len(a)))
+        parts.append(a)
+        if b is not None:
+            parts.append(pack_len(len(b)))
+            parts.append(b)
+    return b"".join(parts)
+
+
+def decode_ops(content: bytes) -> list[tuple]:
+    """The inverse of encode_ops."""
+    ops = []
+    pos, n = 0, len(content)
+    unpack_op, unpack_len = _OP.unpack_from, _LEN.unpack_from
+    while pos < n:
+        op, cf, la = unpack_op(content, pos)
+        pos += _OP.size
+        a = content[pos : pos + la]
+        pos += la
+        b = None
+        if op != OP_DELETE:
+            (lb,) = unpack_len(content, pos)
+            pos += 4
+            b = content[pos : pos + lb]
+            pos += lb
+        ops.append((op, cf, a, b))
+    if pos != n:
+        raise BinlogError("truncated batch content")
+    return ops
+
+
+def pack_position(ident: bytes, filenum: int, offset: int) -> bytes:
+    return _POS.pack(ident, filenum, offset)
+
+
+def unpack_position(raw: bytes) -> tuple[bytes, int, int]:
+    return _POS.unpack(raw)
+
+
+class Binlog:
+    """The binlog of one DB, open for appending."""
+
+    def __init__(self, path: str, file_size: int, sync: bool = False) -> None:
+        self.path = path
+        self.file_size = file_size
+        self.sync_each = sync  # appendfsync always: fdatasync every append
+        os.makedirs(path, exist_ok=True)
+        self.ident = b""
+        self.filenum = 0
+        self.offset = 0
+        self.logic_id = 0
+        self.term = 0
+        self.fd = -1
+        self.unsynced = False
+        self.manifest_dirty = False
+        self._open()
+
+    # -- opening -----------------------------------------------------------
+    def file_path(self, n: int) -> str:
+        return os.path.join(self.path, f"{PREFIX}{n}")
+
+    def files(self) -> list[int]:
+        """The numbers of the binlog files on disk, in order."""
+        out = []
+        for name in os.listdir(self.path):
+            if name.startswith(PREFIX) and name[len(PREFIX):].isdigit():
+                out.append(int(name[len(PREFIX):]))
+        return sorted(out)
+
+    def _open(self) -> None:
+        files = self.files()
+        saved = self._read_manifest()
+        if saved is None or not files:
+            if files:
+                log.warning("%s: no readable manifest: the binlog starts afresh after write2file%d",
+                            self.path, files[-1])
+            self._start_afresh(files[-1] + 1 if files else 0)
+            return
+        filenum, offset, logic_id, term, ident = saved
+        self.ident, self.term, self.logic_id = ident, term, logic_id
+        last = files[-1]
+        if filenum != last:  # rolled after the manifest was written: scan the newest file whole
+            filenum, offset = last, 0
+        size = os.path.getsize(self.file_path(last))
+        if size < offset:  # the file lost what the manifest saw (power loss): rescan it
+            offset = 0
+        self.filenum = last
+        end, logic_id = self._scan_end(last, offset, logic_id if offset else None)
+        if end < size:
+            log.warning("%s: cut a torn or corrupt tail of %s%d: %d bytes after offset %d",
+                        self.path, PREFIX, last, size - end, end)
+            with open(self.file_path(last), "r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
+        self.offset = end
+        if logic_id is not None:
+            self.logic_id = logic_id
+        self.fd = os.open(self.file_path(last), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.save_manifest()
+
+    def _start_afresh(self, filenum: int) -> None:
+        """A new identity from a new file on: positions before it mean nothing now."""
+        self.ident = uuid.uuid4().bytes
+        self.filenum, self.offset = filenum, 0
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd = os.open(self.file_path(filenum), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.save_manifest()
+
+    def is_empty(self) -> bool:
+        """Nothing was ever appended (a new binlog)."""
+        return self.offset == 0 and len(self.files()) == 1
+
+    def restart(self) -> None:
+        """Start afresh (the DB holds another history than this binlog)."""
+        log.warning("%s: the DB does not match this binlog: a new binlog starts at write2file%d",
+                    self.path, self.filenum + 1)
+        self._start_afresh(self.filenum + 1)
+
+    def _scan_end(self, filenum: int, offset: int, logic_id: int | None) -> tuple[int, int | None]:
+        """The offset after the last whole, valid item from ``offset`` on, and its logic id."""
+        for _, _, end, header, _ in self._items_in(filenum, offset, strict=False):
+            offset, logic_id = end, header[3]
+        return offset, logic_id
+
+    def _read_manifest(self) -> tuple | None:
+        try:
+            with open(os.path.join(self.path, "manifest"), "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return None
+        if len(raw) != MANIFEST.size + 4 or zlib.crc32(raw[:-4]) != _LEN.unpack(raw[-4:])[0]:
+            return None
+        return MANIFEST.unpack(raw[:-4])
+
+    def save_manifest(self) -> None:
+        """Record the end (and identity) in the manifest, atomically."""
+        body = MANIFEST.pack(self.filenum, self.offset, self.logic_id, self.term, self.ident)
+        tmp = os.path.join(self.path, "manifest.tmp")
+        with open(tmp, "wb") as f:
+            f.write(body + _LEN.pack(zlib.crc32(body)))
+        os.replace(tmp, os.path.join(self.path, "manifest"))
+        self.manifest_dirty = False
+
+    # -- appending -----------------------------------------------------------
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.filenum, self.offset
+
+    def position_record(self) -> bytes:
+        """What the DB's batch records: this binlog's identity and its end."""
+        return _POS.pack(self.ident, self.filenum, self.offset)
+
+    def append(self, content: bytes) -> None:
+        """Append one item (OSError, with nothing appended, if it cannot be written)."""
+        if self.offset >= self.file_size:
+            self._roll()
+        self.logic_id += 1
+        header = HEADER.pack(TYPE_BATCH, int(time.time()), self.term, self.logic_id, self.filenum,
+                             self.offset, len(content))
+        frame = FRAME.pack(zlib.crc32(content, zlib.crc32(header)), len(header) + len(content))
+        size = len(frame) + len(header) + len(content)
+        try:  # one system call, and no copy of a big content
+            if os.writev(self.fd, (frame, header, content)) != size:
+                raise OSError(28, "short write to the binlog")
+            if self.sync_each:
+                os.fdatasync(self.fd)
+        except OSError:
+            self.logic_id -= 1
+            self.undo(self.filenum, self.offset)
+            raise
+        self.offset += size
+        self.unsynced = True
+        self.manifest_dirty = True
+
+    def undo(self, filenum: int, offset: int) -> None:
+        """Cut the current file back to ``offset`` (an append the DB did not take)."""
+        if filenum != self.filenum:
+            return
+        try:
+            os.ftruncate(self.fd, offset)
+        except OSError as e:
+            log.error("%s: could not cut %s%d back to %d: %s", self.path, PREFIX, filenum, offset, e)
+            return
+        self.offset = offset
+
+    def _roll(self) -> None:
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.filenum += 1
+        self.offset = 0
+        self.fd = os.open(self.file_path(self.filenum), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.save_manifest()
+
+    def sync(self) -> None:
+        """fsync what was appended since the last call, then record it in the manifest."""
+        if self.unsynced:
+            self.unsynced = False
+            os.fdatasync(self.fd)
+        if self.manifest_dirty:
+            self.save_manifest()
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        try:
+            os.fsync(self.fd)
+            self.save_manifest()
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+
+    # -- reading -------------------------------------------------------------
+    def items_from(self, filenum: int, offset: int) -> Iterator[tuple[int, int, int, tuple, bytes]]:
+        """(filenum, offset, end offset, header, content) of every item from the
+        position on, up to the end; BinlogError if that part is not all there."""
+        n = filenum
+        while n <= self.filenum:
+            if not os.path.exists(self.file_path(n)):
+                raise BinlogError(f"{PREFIX}{n} is gone (purged?)")
+            yield from self._items_in(n, offset if n == filenum else 0, strict=True)
+            n += 1
+
+    def _items_in(self, filenum: int, offset: int, strict: bool) -> Iterator[tuple[int, int, int, tuple, bytes]]:
+        with open(self.file_path(filenum), "rb") as f:
+            f.seek(offset)
+            data = f.read()
+        pos = 0
+        while pos < len(data):
+            if len(data) - pos < FRAME.size:
+                break
+            crc, length = FRAME.unpack_from(data, pos)
+            item = data[pos + FRAME.size : pos + FRAME.size + length]
+            if len(item) != length or length < HEADER.size or zlib.crc32(item) != crc:
+                break
+            header = HEADER.unpack_from(item)
+            if header[6] != length - HEADER.size:
+                break
+            end = pos + FRAME.size + length
+            yield filenum, offset + pos, offset + end, header, item[HEADER.size :]
+            pos = end
+        if pos < len(data) and strict:
+            raise BinlogError(f"{PREFIX}{filenum}: corrupt item at offset {offset + pos}")
+
+
+def files_in(path: str) -> list[int]:
+    """The numbers of the binlog files in a binlog directory, in order."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return []
+    return sorted(int(n[len(PREFIX):]) for n in names if n.startswith(PREFIX) and n[len(PREFIX):].isdigit())
+
+
+def purge(path: str, keep_nums: int, keep_days: int, up_to: int | None = None,
+          needed_from: int | None = None, now: float | None = None) -> list[int]:
+    """Delete old binlog files of one DB, oldest first, as Pika does: while
+    more than ``keep_nums`` remain, or a file is older than ``keep_days`` and
+    more than 10 remain, or it is numbered ``up_to`` or less (PURGELOGSTO).
+    The newest file (being written) and files from ``needed_from`` on (a
+    replica still reads them) stay; deletion stops at the first file that
+    stays. Returns the numbers deleted."""
+    files = files_in(path)
+    now = time.time() if now is None else now
+    deleted = []
+    for n in files[:-1]:
+        if needed_from is not None and n >= needed_from:
+            break
+        remaining = len(files) - len(deleted)
+        file = os.path.join(path, f"{PREFIX}{n}")
+        try:
+            old = now - os.path.getmtime(file) > keep_days * 86400
+        except FileNotFoundError:
+            continue
+        if not ((up_to is not None and n <= up_to) or remaining > keep_nums or (old and remaining > 10)):
+            break
+        try:
+            os.unlink(file)
+        except FileNotFoundError:
+            pass
+        deleted.append(n)
+    return deleted
