@@ -56,6 +56,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "slowlog-log-slower-than": ("10000", "Log commands slower than this many microseconds."),
     "slowlog-max-len": ("128", "Entries kept in the slow log."),
     "slave-read-only": ("yes", "Replicas refuse writes from clients."),
+    "slaveof": ("", "host:port of the master to replicate (empty: this is a master); SLAVEOF sets it."),
 }
 
 
@@ -66,7 +67,7 @@ PIKA_KEYS = frozenset("""
     admin-cmd-list sync-thread-num sync-binlog-thread-num root-connection-num max-conn-rbuf-size
     max-client-response-size network-interface userpass userblacklist user aclfile acl-pubsub-default
     acllog-max-len rename-command instance-mode db-instance-num default-slot-num replication-num
-    consensus-level db-sync-path log-retention-time loglevel sync-window-size slaveof
+    consensus-level db-sync-path log-retention-time loglevel sync-window-size
     slave-priority replication-id run-id server-id internal-used-unfinished-full-sync db-sync-speed
     throttle-bytes-per-second rsync-timeout-ms max-rsync-parallel-num slowlog-write-errorlog
     max-write-buffer-num min-write-buffer-number-to-merge arena-block-size max-bytes-for-level-multiplier
@@ -219,6 +220,15 @@ class Config:
     @property
     def databases(self) -> int:
         return self.int("databases")
+
+
+def parse_slaveof(text: str) -> tuple[str, int] | None:
+    """The ``slaveof`` setting ("host:port", Pika's form; "host port" too) or None."""
+    text = text.strip()
+    if not text:
+        return None
+    host, _, port = text.replace(" ", ":").rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
 
 
 def to_text(raw: bytes) -> str:

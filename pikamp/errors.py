@@ -68,3 +68,6 @@ def _c_string(b: bytes) -> bytes:
 def _oneline(s: str) -> str:
     # As Redis does: an error reply must not contain newlines.
     return s.replace("\r", " ").replace("\n", " ")
+
+
+READONLY = "READONLY You can't write against a read only replica."

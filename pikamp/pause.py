@@ -74,7 +74,7 @@ def finish(w: Worker) -> None:
         w.pause_timer = None
     w.pause_kind, w.pause_end = 0, 0.0
     for db in w.dbs.values():
-        db.expiry_paused = False
+        db.expiry_paused = w.replica_of is not None  # a replica never expires keys itself
     clients, w.paused_clients = w.paused_clients, []
     if clients:  # not inside the command that ended the pause: in a turn of their own
         w.loop.call_soon(_resume, w, clients)

@@ -24,9 +24,9 @@ from pikamp import blocking, clientcount, handover, monitor, multi, notify, paus
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
-from pikamp.config import Config, load_runtime, parse_output_limits
+from pikamp.config import Config, load_runtime, parse_output_limits, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
-from pikamp.errors import NOAUTH, RespError, unknown_command, wrong_arity
+from pikamp.errors import NOAUTH, READONLY, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.monitor import MonitorLink
 from pikamp.protocol import ProtocolError, RequestParser
@@ -222,7 +222,7 @@ class Client(asyncio.Protocol):
         w = self.worker
         owner = self.db_index % w.nworkers
         if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
-                or self.pubsub is not None or self.reply_ctl or w.pause_kind):
+                or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.read_only):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -290,6 +290,11 @@ class Client(asyncio.Protocol):
                 error = multi.abort(self, error)
             cmd.rejected += 1
             self.add_reply(w.count_error(error))
+            return
+        if w.read_only and cmd.is_write:  # a replica: its data comes from the master only
+            self.multi_failed = self.multi is not None
+            cmd.rejected += 1
+            self.add_reply(w.count_error(b"-" + READONLY.encode() + b"\r\n"))
             return
         if w.pause_kind and pause.holds(self, cmd):  # CLIENT PAUSE: it runs when the pause ends
             pause.hold(self, args)
@@ -587,6 +592,10 @@ class Worker:
         self.pause_end = 0.0
         self.pause_timer: asyncio.TimerHandle | None = None
         self.paused_clients: list[Client] = []
+        # Replication: the master this server follows (None: it is a master),
+        # and whether clients' writes are refused (slave-read-only).
+        self.replica_of: tuple[str, int] | None = None
+        self.read_only = False
         # INFO errorstats (error code -> count) and the slow log, of the commands run here.
         self.errors: dict[bytes, int] = {}
         self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
@@ -963,6 +972,14 @@ class Worker:
             self.dbs[i] = db
             self.ctxs[i] = Ctx(db, self)
         self.set_notify(self.config.values.get("notify-keyspace-events", ""))
+        self.set_replica(parse_slaveof(self.config.values.get("slaveof", "")))
+
+    def set_replica(self, master: tuple[str, int] | None) -> None:
+        """Follow ``master`` (None: be a master): writes refused, no expiry of our own."""
+        self.replica_of = master
+        self.read_only = master is not None and self.config.bool("slave-read-only")
+        for db in self.dbs.values():
+            db.expiry_paused = master is not None or bool(self.pause_kind)
 
     def new_owner_link(self) -> OwnerLink:
         link = OwnerLink(self)
@@ -1014,7 +1031,7 @@ class Worker:
             if tick % 10 == 0:
                 self.disk_cron()
             for db in self.dbs.values():
-                if self.pause_kind:  # CLIENT PAUSE: nothing expires meanwhile
+                if self.pause_kind or self.replica_of:  # paused, or a replica (the master expires)
                     break
                 # Like Redis: keep going while a cycle finds plenty to do, but yield often.
                 for _ in range(10):

@@ -23,6 +23,7 @@ MODULES = (
     "monitor",
     "persistence",
     "binlog",
+    "replication",
 )
 
 

@@ -35,6 +35,10 @@ from pikamp.glob import Glob
 from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
 from pikamp.services.bgsave import read_state as bgsave_state
+from pikamp.commands.replication import read_state as repl_state
+from pikamp.storage import codec
+from pikamp.storage.binlog import unpack_position
+from pikamp.storage.engine import STATE
 from pikamp.services.keyscan import info_lines as keyscan_lines
 from pikamp.services.keyscan import read_state as keyscan_state
 from pikamp.services.keyscan import socket_path as keyscan_socket
@@ -646,6 +650,7 @@ def _stats(w, gathered) -> Lines:
         ("instantaneous_input_kbps", f"{sum(g[b'in_rate'] for g in gathered) / 1024:.2f}"),
         ("instantaneous_output_kbps", f"{sum(g[b'out_rate'] for g in gathered) / 1024:.2f}"),
         ("rejected_connections", sum(g[b"rejected"] for g in gathered)),
+        *[(k, repl_state(w.run_dir).get(k, 0)) for k in ("sync_full", "sync_partial_ok", "sync_partial_err")],
         ("expired_keys", sum(g[b"expired_keys"] for g in gathered)),
         ("evicted_keys", 0),
         ("keyspace_hits", sum(g[b"hits"] for g in gathered)),
@@ -665,18 +670,51 @@ def _stats(w, gathered) -> Lines:
 
 
 def _replication(w, gathered) -> Lines:
-    lines: Lines = [
-        ("role", "master"),
-        ("connected_slaves", 0),
+    """Redis' fields (what Sentinel and exporters read), then Pika's per-DB binlog lines.
+    Offsets are binlog positions as one number: file number x binlog-file-size + offset,
+    summed over the DBs, on the master and on its replicas alike."""
+    state = repl_state(w.run_dir)
+    size = w.config.int("binlog-file-size")
+    positions = sorted(p for g in gathered for p in g.get(b"binlog", []))
+    own_offset = sum(f * size + o for _, f, o in positions)
+    replicas = state.get("replicas", [])
+    lines: Lines = []
+    if w.replica_of is None:
+        lines.append(("role", "master"))
+    else:
+        up = state.get("link") == "connected"
+        last_io = state.get("last_io") or 0
+        msize = state.get("master_file_size", size)  # the master's positions, in its file size
+        applied = sum(f * msize + o for g in gathered for _, f, o in g.get(b"master_pos", []))
+        lines += [
+            ("role", "slave"),
+            ("master_host", w.replica_of[0]),
+            ("master_port", w.replica_of[1]),
+            ("master_link_status", "up" if up else "down"),
+            ("master_last_io_seconds_ago", int(time.time() - last_io) if last_io else -1),
+            ("master_sync_in_progress", int(bool(state.get("syncing")))),
+            ("slave_read_repl_offset", applied),
+            ("slave_repl_offset", applied),
+        ]
+        if not up:
+            lines.append(("master_link_down_since_seconds", int(time.time() - state.get("down_since", time.time()))))
+        lines += [
+            ("slave_priority", w.config.values.get("slave-priority", "100")),
+            ("slave_read_only", int(w.config.bool("slave-read-only"))),
+            ("replica_announced", 1),
+        ]
+    lines.append(("connected_slaves", len(replicas)))
+    lines += [(f"slave{i}", f"ip={r['ip']},port={r['port']},state={r['state']},offset={r['offset']},lag={r['lag']}")
+              for i, r in enumerate(replicas)]
+    lines += [
         ("master_failover_state", "no-failover"),
         ("master_replid", stats.identity().replid),
         ("master_replid2", "0" * 40),
-        ("master_repl_offset", 0),
+        ("master_repl_offset", own_offset),
         ("second_repl_offset", -1),
-        ("repl_backlog_active", 0),
+        ("repl_backlog_active", int(bool(positions))),  # the binlog is the backlog
     ]
     # Pika's line per DB: its binlog's end, and the file up to which a purge is safe.
-    positions = sorted(p for g in gathered for p in g.get(b"binlog", []))
     lines += [(f"db{i}", f"binlog_offset={filenum} {offset},safety_purge=write2file{max(filenum - 10, 0)}")
               for i, filenum, offset in positions]
     return lines
@@ -850,6 +888,19 @@ def info(conn, args):
     return d
 
 
+def _master_positions(w) -> list:
+    """[db, filenum, offset] of the master binlog positions the DBs applied (a replica)."""
+    if w.replica_of is None:
+        return []
+    out = []
+    for i, db in sorted(w.dbs.items()):
+        raw = db.engine.get(STATE, codec.MASTER_POS_KEY)
+        if raw is not None:
+            _, filenum, offset = unpack_position(raw)
+            out.append([i, filenum, offset])
+    return out
+
+
 @command("__info", -1, internal=True, group="server", summary="This worker's numbers for INFO")
 def _worker_info(ctx, args):
     w = ctx.worker
@@ -869,6 +920,7 @@ def _worker_info(ctx, args):
     return extra | {
         b"binlog": [[i, *db.engine.binlog.position] for i, db in sorted(w.dbs.items())
                     if db.engine.binlog is not None],
+        b"master_pos": _master_positions(w),
         b"errors": w.errors,
         b"clients": len(w.clients),
         # Clients held by a blocking command, and those held by CLIENT PAUSE (as Redis counts them).

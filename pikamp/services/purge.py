@@ -4,7 +4,9 @@ Every PURGE_EVERY seconds, and on request, for each DB's binlog directory
 (``log-path/log_db<i>``), Pika's rules (storage.binlog.purge): keep
 ``expire-logs-nums`` files, delete files older than ``expire-logs-days``
 while more than 10 remain; never the file being written. Deleting is safe
-while the owner appends: it only ever writes the newest file.
+while the owner appends: it only ever writes the newest file. Nor a file a
+replica still needs (``needed`` in the replication process' state: from the
+file of its position on, or of its full sync's checkpoint).
 
 Request (RESP array on ``.run/purge.sock``): PURGE <db> <filenum>
 (PURGELOGSTO write2file<filenum> db<db>) -> +OK.
@@ -19,6 +21,7 @@ import signal
 import hiredis
 from setproctitle import setproctitle
 
+from pikamp.commands.replication import read_state as read_repl_state
 from pikamp.config import Config
 from pikamp.storage import binlog
 
@@ -43,8 +46,9 @@ class Purger:
 
     def purge(self, db: int, up_to: int | None = None) -> list[int]:
         cfg = self.config
+        needed = read_repl_state(self.run_dir).get("needed", {}).get(str(db))
         deleted = binlog.purge(self.binlog_dir(db), cfg.int("expire-logs-nums"), cfg.int("expire-logs-days"),
-                               up_to)
+                               up_to, needed)
         if deleted:
             log.info("db%d: purged binlog %s%d..%d (%d files)", db, binlog.PREFIX, deleted[0], deleted[-1],
                      len(deleted))

@@ -169,10 +169,9 @@ class Binlog:
         """Nothing was ever appended (a new binlog)."""
         return self.offset == 0 and len(self.files()) == 1
 
-    def restart(self) -> None:
+    def restart(self, why: str = "the DB does not match this binlog") -> None:
         """Start afresh (the DB holds another history than this binlog)."""
-        log.warning("%s: the DB does not match this binlog: a new binlog starts at write2file%d",
-                    self.path, self.filenum + 1)
+        log.warning("%s: %s: a new binlog starts at write2file%d", self.path, why, self.filenum + 1)
         self._start_afresh(self.filenum + 1)
 
     def _scan_end(self, filenum: int, offset: int, logic_id: int | None) -> tuple[int, int | None]:
@@ -338,3 +337,84 @@ def purge(path: str, keep_nums: int, keep_days: int, up_to: int | None = None,
             pass
         deleted.append(n)
     return deleted
+
+
+def read_manifest(path: str) -> tuple[int, int, int, int, bytes] | None:
+    """(filenum, offset, logic id, term, identity) of a binlog directory's manifest."""
+    try:
+        with open(os.path.join(path, "manifest"), "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    if len(raw) != MANIFEST.size + 4 or zlib.crc32(raw[:-4]) != _LEN.unpack(raw[-4:])[0]:
+        return None
+    return MANIFEST.unpack(raw[:-4])
+
+
+class Reader:
+    """Follows a binlog another process appends to, from a position on: whole
+    items only (an item being written is picked up once it is complete)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: str, filenum: int, offset: int) -> None:
+        self.path = path
+        self.filenum = filenum
+        self.offset = offset
+        self.f = None
+        self.buf = b""  # read past self.offset, not yet a whole item
+
+    def _file(self, n: int) -> str:
+        return os.path.join(self.path, f"{PREFIX}{n}")
+
+    def close(self) -> None:
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+    def read(self, max_bytes: int = 4 << 20) -> list[tuple[int, int, bytes]]:
+        """(filenum, end offset, content) of the whole items appended since the
+        last call, up to about ``max_bytes``; BinlogError if the position is
+        gone (purged) or the file is corrupt there."""
+        out: list[tuple[int, int, bytes]] = []
+        total = 0
+        while total < max_bytes:
+            if self.f is None:
+                try:
+                    self.f = open(self._file(self.filenum), "rb")
+                except FileNotFoundError:
+                    raise BinlogError(f"{PREFIX}{self.filenum} is gone (purged?)") from None
+                self.f.seek(self.offset)
+                self.buf = b""
+            more = self.f.read(self.CHUNK)
+            self.buf += more
+            pos = 0
+            buf = self.buf
+            while len(buf) - pos >= FRAME.size:
+                crc, length = FRAME.unpack_from(buf, pos)
+                end = pos + FRAME.size + length
+                if end > len(buf):
+                    break
+                item = buf[pos + FRAME.size : end]
+                if length < HEADER.size or zlib.crc32(item) != crc:
+                    raise BinlogError(f"{PREFIX}{self.filenum}: corrupt item at offset {self.offset + pos}")
+                pos = end
+                out.append((self.filenum, self.offset + pos, item[HEADER.size :]))
+                total += length
+            self.offset += pos
+            self.buf = buf[pos:]
+            if more:
+                continue
+            # At the end of this file. The next one exists once this one is
+            # complete: then what this one holds now is all it will hold.
+            if not os.path.exists(self._file(self.filenum + 1)):
+                break
+            if self.f.read(1):  # appended between our read and the roll
+                self.f.seek(self.offset + len(self.buf))
+                continue
+            if self.buf:
+                raise BinlogError(f"{PREFIX}{self.filenum}: torn item at offset {self.offset}")
+            self.close()
+            self.filenum += 1
+            self.offset = 0
+        return out

@@ -44,6 +44,8 @@ DBSIZE_KEY = b"dbsize"
 FORMAT_KEY = b"format-version"
 # In STATE: the binlog position the DB has applied (storage.binlog.pack_position).
 BINLOG_POS_KEY = b"binlog-position"
+# In STATE, on a replica: the master's binlog position it has applied.
+MASTER_POS_KEY = b"master-position"
 #   1: the first layout.
 #   2: long strings may be CHUNKED (version 1 DBs are read as they are).
 FORMAT_VERSION = 2

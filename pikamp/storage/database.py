@@ -75,6 +75,10 @@ class Database:
         self._load_size()
         self._check_format()
 
+    def reload_size(self) -> None:
+        """Read the key count back from this turn's writes (replicated effects carry it)."""
+        self._load_size()
+
     def _load_size(self) -> None:
         raw = self.engine.get(STATE, codec.DBSIZE_KEY)
         self.size = codec.unpack_u64(raw) if raw else 0

@@ -1,0 +1,209 @@
+"""SLAVEOF / REPLICAOF / ROLE, and each owner's part of replication.
+
+The replication process (pikamp.services.replication) does the network side;
+a DB's owner worker does what touches the DB, on request over its IPC socket:
+
+- master: ``__checkpoint_db dir`` (a full sync's RocksDB checkpoint; answers the
+  binlog position it holds);
+- replica: ``__master_position`` (what it applied of the master's binlog),
+  ``__replicate position item...`` (apply binlog items: their effects go into
+  this DB's own batch, and so into its own binlog, with the master's position
+  in the same batch), ``__install_db dir position`` (a full sync's files
+  become the DB).
+
+A replica refuses writes from clients (``slave-read-only``) and expires no key
+itself: it waits for the master's deletes (reads still hide expired keys).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+from pikamp import servicecall, stats
+from pikamp.commands.table import ALL, LOCAL, command
+from pikamp.config import save_runtime
+from pikamp.deferred import Deferred
+from pikamp.errors import SYNTAX, RespError
+from pikamp.numbers import parse_int
+from pikamp.storage import codec
+from pikamp.storage.binlog import OP_DELETE, OP_PUT, decode_ops
+from pikamp.storage.engine import META, STATE
+
+UNAVAILABLE = b"-ERR the replication process is not available; try again\r\n"
+REPL_SOCKET = "replication.sock"
+REPL_STATE = "replication.json"
+STALE_S = 3.0
+
+
+def repl_socket(run_dir: str) -> str:
+    return os.path.join(run_dir, REPL_SOCKET)
+
+
+def read_state(run_dir: str) -> dict:
+    """The replication process' last published state ({} before any). It
+    publishes twice a second: older than STALE_S, it died, and with it its
+    links (they come back when it is restarted)."""
+    import json
+    import time
+
+    try:
+        with open(os.path.join(run_dir, REPL_STATE)) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if time.time() - state.get("published", 0) > STALE_S:
+        state["replicas"] = []
+        if "link" in state:
+            state["link"] = "connect"
+    return state
+
+
+def _replicaof(conn, args, name: str):
+    if len(args) > 4 or (len(args) == 4 and args[3].lower() != b"force"):
+        raise RespError(SYNTAX)
+    w = conn.worker
+    if args[1].lower() == b"no" and args[2].lower() == b"one":
+        target = None
+    else:
+        port = parse_int(args[2])
+        if not 0 < port < 65536:
+            raise RespError("ERR Invalid master port")
+        target = (args[1].decode("latin-1"), port)
+    force = len(args) == 4
+    if target is not None and target == w.replica_of and not force:
+        return "OK Already connected to specified master"
+    if not w.config.bool("write-binlog"):
+        raise RespError("ERR replication needs write-binlog yes")
+    role = [b"__role"] if target is None else [b"__role", target[0].encode(), b"%d" % target[1]]
+    d = Deferred(conn.resp3)
+    request = [b"SLAVEOF", b"NO", b"ONE"] if target is None else [
+        b"SLAVEOF", target[0].encode(), b"%d" % target[1], b"1" if force else b"0"]
+
+    def roles_set(_value) -> None:
+        from pikamp.commands.server import rewrite_config_file  # (server's INFO imports this module)
+
+        if w.config.path:  # as Pika: the file says whom to follow after a restart
+            try:
+                rewrite_config_file(w.config.path, w.config.values)
+            except OSError:
+                pass
+        servicecall.ask(w, repl_socket(w.run_dir), request, d.resolve_raw, 10.0, UNAVAILABLE)
+
+    stats.gather(w, role, False, lambda replies: "OK").then(roles_set)
+    return d
+
+
+# SLAVEOF takes Pika's "force" (a full sync): arity -3 where Redis has 3.
+@command("slaveof", -3, "admin noscript stale no_async_loading", route=LOCAL, group="server",
+         summary="Make the server a replica of another instance, or promote it as master")
+def slaveof(conn, args):
+    """SLAVEOF host port [force] | SLAVEOF NO ONE."""
+    return _replicaof(conn, args, "slaveof")
+
+
+@command("replicaof", 3, "admin noscript stale no_async_loading", route=LOCAL, group="server", since="5.0.0",
+         summary="Make the server a replica of another instance, or promote it as master")
+def replicaof(conn, args):
+    return _replicaof(conn, args, "replicaof")
+
+
+@command("__role", -1, internal=True, route=ALL, group="server", summary="Become a master or a replica")
+def _role_here(ctx, args):
+    w = ctx.worker
+    target = (args[1].decode("latin-1"), int(args[2])) if len(args) == 3 else None
+    w.config.values["slaveof"] = f"{target[0]}:{target[1]}" if target else ""
+    save_runtime(w.config, ["slaveof"])
+    w.set_replica(target)
+    return "OK"
+
+
+@command("role", 1, "noscript loading stale fast", route=LOCAL, group="server", since="2.8.12",
+         categories="@admin @fast @dangerous",
+         summary="Return the role of the instance in the context of replication")
+def role(conn, args):
+    w = conn.worker
+    state = read_state(w.run_dir)
+    if w.replica_of is not None:
+        return [b"slave", w.replica_of[0].encode(), w.replica_of[1], state.get("link", "connect").encode(),
+                int(state.get("offset", -1))]
+    size = w.config.int("binlog-file-size")
+    replicas = [[r["ip"].encode(), str(r["port"]).encode(), str(r.get("offset", 0)).encode()]
+                for r in state.get("replicas", []) if r.get("state") == "online"]
+    return stats.gather(w, [b"__binlog_positions"], conn.resp3, lambda replies: [
+        b"master", sum(f * size + o for reply in replies for _, f, o in reply), replicas])
+
+
+@command("__binlog_positions", 1, internal=True, route=ALL, group="server",
+         summary="[db, filenum, offset] of the end of each binlog of this worker")
+def _binlog_positions(ctx, args):
+    return [[i, *db.engine.binlog.position] for i, db in sorted(ctx.worker.dbs.items())
+            if db.engine.binlog is not None]
+
+
+# -- the owner's side ----------------------------------------------------------
+@command("__checkpoint_db", 2, internal=True, group="server",
+         summary="Checkpoint this DB into args[1] for a full sync; answers its binlog position")
+def _checkpoint_db(ctx, args):
+    eng = ctx.db.engine
+    if eng.binlog is None:
+        raise RespError("ERR the master has write-binlog no")
+    ctx.db.commit()
+    position = eng.binlog.position_record()  # what the checkpoint holds: the last commit's
+    try:
+        eng.checkpoint(os.fsdecode(args[1]))
+    except Exception as e:
+        raise RespError(f"ERR checkpoint failed: {e}") from None
+    return position
+
+
+@command("__master_position", 1, internal=True, group="server",
+         summary="The master binlog position this replica DB has applied (nil: none)")
+def _master_position(ctx, args):
+    return ctx.db.engine.get(STATE, codec.MASTER_POS_KEY)
+
+
+@command("__replicate", -3, "write", internal=True, group="server",
+         summary="Apply binlog items from the master, and the master position after them")
+def _replicate(ctx, args):
+    db = ctx.db
+    eng = db.engine
+    put, delete, delete_range = eng.put, eng.delete, eng.delete_range
+    blocked = db.blocked
+    for content in args[2:]:
+        for op, cf, a, b in decode_ops(content):
+            if op == OP_PUT:
+                put(cf, a, b)
+                if cf == META and blocked and a in blocked:
+                    db.mark_ready(a)  # a client BLPOPs this key on the replica
+            elif op == OP_DELETE:
+                delete(cf, a)
+            else:
+                delete_range(cf, a, b)
+    put(STATE, codec.MASTER_POS_KEY, args[1])
+    db.reload_size()  # the key count came with the effects
+    return "OK"
+
+
+@command("__install_db", 3, "write", internal=True, group="server",
+         summary="Make a full sync's checkpoint (args[1]) this DB, at master position args[2]")
+def _install_db(ctx, args):
+    db = ctx.db
+    w = ctx.worker
+    staging = os.fsdecode(args[1])
+    path = w.db_path(db.index)
+    old = path + ".replaced"
+    db.commit()
+    db.engine.close()
+    try:
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(path, old)
+        os.rename(staging, path)
+    finally:
+        db.reopen(w.open_engine(db.index))
+    shutil.rmtree(old, ignore_errors=True)
+    db.engine.put(STATE, codec.MASTER_POS_KEY, args[2])
+    db.commit()
+    for key in list(db.blocked):
+        if db.lookup(key) is not None:
+            db.mark_ready(key)
+    return "OK"

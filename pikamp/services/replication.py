@@ -1,0 +1,544 @@
+"""The replication process: a master's replicas are fed from the binlogs; a
+replica follows its master.
+
+Master side: it listens on ``port + 2000`` (Pika's convention). A replica
+sends, for every DB, the master binlog position it has applied. Where the
+position is in this master's binlog (same identity, file not purged), the DB
+resyncs partially: the items from there on are read from the binlog files
+(storage.binlog.Reader, following the owner's appends) and streamed. Else (a
+new replica, a purged position, ``SLAVEOF ... force``) it is a full sync: the
+owner makes a RocksDB checkpoint of the DB (``__checkpoint_db``: hard links,
+and the binlog position it holds), its files are streamed, and the items
+after that position follow. Writes go on meanwhile; binlog files a replica
+still needs are not purged (``needed`` in the published state).
+
+Replica side: it connects to the master (``masterauth``), sends the positions
+(``__master_position`` of each owner), and hands what comes to the owners:
+items (``__replicate``: the owner applies them, logs them in its own binlog
+with the new master position in the same batch, then it is acked) and full
+syncs' files (``__install_db``). A cut link reconnects and resumes from the
+positions the DBs hold, so a replica restarted or cut off resyncs partially.
+
+Wire protocol (RESP arrays, both ways):
+  replica -> master  AUTH pw | SYNC listening-port force ndbs pos0 ... | ACK db pos
+  master -> replica  FULL db | FILE db relpath chunk | SYNCED db pos |
+                     ITEMS db pos content... | PING | -ERR ...
+Control (RESP on ``.run/replication.sock``): SLAVEOF host port force | SLAVEOF NO ONE.
+State for INFO replication, ROLE and the purge process: ``.run/replication.json``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+
+import hiredis
+from setproctitle import setproctitle
+
+from pikamp import ipc
+from pikamp.commands.replication import REPL_SOCKET, REPL_STATE
+from pikamp.config import Config, load_runtime, parse_slaveof
+from pikamp.storage import binlog as bl
+
+log = logging.getLogger("pikamp.replication")
+
+PORT_OFFSET = 2000
+CHUNK = 1 << 20  # bytes of a checkpoint file per FILE message
+ITEMS_BYTES = 1 << 20  # binlog bytes per ITEMS message
+POLL = 0.005  # seconds between looks at a binlog that has nothing new
+PING_EVERY = 1.0
+TIMEOUT = 20.0  # a link silent this long is dead
+
+
+def encode(args: list[bytes]) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in args)
+
+
+def position_value(record: bytes | None, file_size: int) -> int:
+    """Redis-style scalar offset of a position: file number x file size + offset."""
+    if not record:
+        return 0
+    _, filenum, offset = bl.unpack_position(record)
+    return filenum * file_size + offset
+
+
+class Workers:
+    """Requests to the owner workers over their IPC sockets (pipelined, in order)."""
+
+    def __init__(self, run_dir: str, nworkers: int) -> None:
+        self.run_dir = run_dir
+        self.n = nworkers
+        self.links: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter, hiredis.Reader]] = {}
+        self.locks = {i: asyncio.Lock() for i in range(nworkers)}
+        self.next_id = 1
+
+    async def call(self, db: int, args: list[bytes], timeout: float = 600.0) -> bytes:
+        """The owner's raw RESP reply to ``args`` run on DB ``db``."""
+        i = db % self.n
+        async with self.locks[i]:
+            link = self.links.get(i)
+            if link is None:
+                reader, writer = await asyncio.open_unix_connection(ipc.socket_path(self.run_dir, i),
+                                                                    limit=1 << 26)
+                link = self.links[i] = (reader, writer, hiredis.Reader())
+            reader, writer, parser = link
+            rid = self.next_id
+            self.next_id += 1
+            try:
+                writer.write(ipc.encode_request(rid, db, False, 0, args))
+                while True:
+                    msg = parser.gets()
+                    if msg is not False:
+                        return msg[1]
+                    data = await asyncio.wait_for(reader.read(1 << 20), timeout)
+                    if not data:
+                        raise ConnectionError(f"worker {i} closed the link")
+                    parser.feed(data)
+            except BaseException:
+                self.links.pop(i, None)
+                writer.close()
+                raise
+
+
+class Service:
+    """State shared by the master side and the replica side."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.run_dir = os.path.join(config.path_of("db-path"), ".run")
+        self.log_path = config.path_of("log-path")
+        self.ndbs = config.databases
+        self.file_size = config.int("binlog-file-size")
+        self.workers = Workers(self.run_dir, config.workers)
+        self.sessions: list[ReplicaSession] = []
+        self.sync_full = 0
+        self.sync_partial_ok = 0
+        self.sync_partial_err = 0
+        self.follower: Follower | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def binlog_dir(self, db: int) -> str:
+        return os.path.join(self.log_path, f"log_db{db}")
+
+    def publish(self) -> None:
+        needed: dict[str, int] = {}
+        for s in self.sessions:
+            for db, filenum in s.needed.items():
+                needed[str(db)] = min(filenum, needed.get(str(db), filenum))
+        state = {
+            "published": time.time(),  # readers treat a stale state (this process died) as links down
+            "replicas": [s.info() for s in self.sessions],
+            "needed": needed,
+            "sync_full": self.sync_full,
+            "sync_partial_ok": self.sync_partial_ok,
+            "sync_partial_err": self.sync_partial_err,
+        }
+        if self.follower is not None:
+            state.update(self.follower.info())
+        path = os.path.join(self.run_dir, REPL_STATE)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+
+    def follow(self, target: tuple[str, int] | None, force: bool) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        if target is not None:
+            self.follower = Follower(self, target, force)
+            self.follower.start()
+        self.publish()
+
+
+# -- master side -----------------------------------------------------------------
+class ReplicaSession:
+    """One connected replica: a feeding task per DB."""
+
+    def __init__(self, service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.service = service
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.ip = peer[0]
+        self.port = 0
+        self.state = "wait_bgsave"
+        self.acked: dict[int, bytes] = {}
+        self.sent: dict[int, bytes] = {}
+        self.needed: dict[int, int] = {}  # db -> first binlog file it still needs
+        self.syncing: set[int] = set()
+        self.fed = 0  # DBs streaming (after their full sync, if any)
+        self.full = False  # some DB needed a full sync
+        self.partial_err = False  # some DB asked for a purged position
+        self.last_ack = time.monotonic()
+        self.tasks: list[asyncio.Task] = []
+
+    def info(self) -> dict:
+        offset = sum(position_value(r, self.service.file_size) for r in self.acked.values())
+        return {"ip": self.ip, "port": self.port, "state": "online" if not self.syncing else "wait_bgsave",
+                "offset": offset, "lag": int(time.monotonic() - self.last_ack),
+                "syncing": sorted(self.syncing)}
+
+    def send(self, args: list[bytes]) -> None:
+        self.writer.write(encode(args))
+
+    async def run(self) -> None:
+        svc = self.service
+        parser = hiredis.Reader()
+        try:
+            hello = await self._next(parser)
+            password = svc.config.get("requirepass")
+            if hello and hello[0] == b"AUTH":
+                if password and hello[1:2] != [password.encode()]:
+                    self.writer.write(b"-ERR invalid password\r\n")
+                    return
+                self.send([b"OK"])
+                hello = await self._next(parser)
+            elif password:
+                self.writer.write(b"-NOAUTH Authentication required.\r\n")
+                return
+            if not hello or hello[0] != b"SYNC":
+                return
+            self.port = int(hello[1])
+            force = hello[2] == b"1"
+            ndbs = int(hello[3])
+            records = hello[4 : 4 + ndbs]
+            log.info("replica %s:%d connected (%s)", self.ip, self.port, "force" if force else "resync")
+            self.send([b"HELLO", b"%d" % svc.file_size])  # offsets are counted in our file size
+            svc.sessions.append(self)
+            for db in range(min(ndbs, svc.ndbs)):
+                self.tasks.append(asyncio.create_task(self.feed(db, records[db], force)))
+            while True:
+                msg = await self._next(parser)
+                if msg is None:
+                    return
+                if msg[0] == b"ACK":
+                    db = int(msg[1])
+                    self.acked[db] = msg[2]
+                    self.needed[db] = bl.unpack_position(msg[2])[1]
+                    self.last_ack = time.monotonic()
+        except (OSError, ValueError, IndexError, hiredis.ProtocolError, asyncio.TimeoutError) as e:
+            log.warning("replica %s:%d: %s", self.ip, self.port, e or type(e).__name__)
+        finally:
+            for t in self.tasks:
+                t.cancel()
+            if self in svc.sessions:
+                svc.sessions.remove(self)
+                log.info("replica %s:%d gone", self.ip, self.port)
+            self.writer.close()
+
+    async def _next(self, parser: hiredis.Reader) -> list | None:
+        while (msg := parser.gets()) is False:
+            data = await asyncio.wait_for(self.reader.read(1 << 16), TIMEOUT)
+            if not data:
+                return None
+            parser.feed(data)
+        return msg
+
+    async def feed(self, db: int, record: bytes, force: bool) -> None:
+        svc = self.service
+        path = svc.binlog_dir(db)
+        try:
+            manifest = bl.read_manifest(path)
+            if manifest is None:
+                raise bl.BinlogError(f"db{db} has no binlog")
+            ident = manifest[4]
+            reader = None
+            if record and not force:
+                rid, filenum, offset = bl.unpack_position(record)
+                if rid == ident and os.path.exists(os.path.join(path, f"{bl.PREFIX}{filenum}")):
+                    reader = bl.Reader(path, filenum, offset)
+                    self.needed[db] = filenum
+                elif rid == ident:
+                    self.partial_err = True  # its position was purged
+            if reader is None:
+                self.full = True
+                reader, ident = await self.full_sync(db)
+            self.fed += 1
+            if self.fed == len(self.tasks):  # every DB is streaming: count the sync once, as Redis does
+                if self.full:
+                    svc.sync_full += 1
+                else:
+                    svc.sync_partial_ok += 1
+                if self.partial_err:
+                    svc.sync_partial_err += 1
+            last_manifest = time.monotonic()
+            idle = time.monotonic()
+            while True:
+                items = reader.read(ITEMS_BYTES)
+                now = time.monotonic()
+                if items:
+                    filenum, end, _ = items[-1]
+                    pos = bl.pack_position(ident, filenum, end)
+                    self.send([b"ITEMS", b"%d" % db, pos, *[c for _, _, c in items]])
+                    self.sent[db] = pos
+                    await self.writer.drain()
+                    idle = now
+                    continue
+                if now - idle >= PING_EVERY and db == 0:
+                    self.send([b"PING"])
+                    await self.writer.drain()
+                    idle = now
+                if now - last_manifest >= 1.0:  # its binlog started afresh (SWAPDB ...): resync
+                    last_manifest = now
+                    m = bl.read_manifest(path)
+                    if m is not None and m[4] != ident:
+                        log.info("db%d: the binlog started afresh; replica %s:%d resyncs", db, self.ip, self.port)
+                        self.writer.close()
+                        return
+                await asyncio.sleep(POLL)
+        except bl.BinlogError as e:
+            log.warning("db%d: feeding replica %s:%d stopped: %s", db, self.ip, self.port, e)
+            self.writer.close()
+        except (OSError, ConnectionError):
+            self.writer.close()
+
+    async def full_sync(self, db: int) -> tuple[bl.Reader, bytes]:
+        """Checkpoint DB ``db`` in its owner, send its files; a Reader from its position."""
+        svc = self.service
+        self.syncing.add(db)
+        started = time.monotonic()
+        target = os.path.join(svc.run_dir, "fullsync", f"{os.getpid()}-{id(self)}-db{db}")
+        shutil.rmtree(target, ignore_errors=True)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            reply = await svc.workers.call(db, [b"__checkpoint_db", os.fsencode(target)])
+            if reply[:1] == b"-":
+                raise bl.BinlogError(reply[1:].decode("latin-1").strip())
+            record = hiredis.Reader()
+            record.feed(reply)
+            position = record.gets()
+            ident, filenum, offset = bl.unpack_position(position)
+            self.needed[db] = filenum
+            self.send([b"FULL", b"%d" % db])
+            sent = 0
+            for root, _, files in os.walk(target):
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    rel = os.path.relpath(full, target).encode()
+                    with open(full, "rb") as f:
+                        first = True
+                        while True:
+                            chunk = f.read(CHUNK)
+                            if not chunk and not first:
+                                break
+                            self.send([b"FILE", b"%d" % db, rel, chunk])
+                            sent += len(chunk)
+                            first = False
+                            await self.writer.drain()
+                            if not chunk:
+                                break
+            self.send([b"SYNCED", b"%d" % db, position])
+            await self.writer.drain()
+            log.info("db%d: full sync to %s:%d: %d bytes in %.2fs, then from %s%d:%d", db, self.ip, self.port,
+                     sent, time.monotonic() - started, bl.PREFIX, filenum, offset)
+            return bl.Reader(svc.binlog_dir(db), filenum, offset), ident
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+            self.syncing.discard(db)
+
+
+# -- replica side ----------------------------------------------------------------
+class Follower:
+    """This server's link to its master."""
+
+    def __init__(self, service: Service, master: tuple[str, int], force: bool) -> None:
+        self.service = service
+        self.master = master
+        self.force = force
+        self.link = "connect"
+        self.task: asyncio.Task | None = None
+        self.last_io = 0.0
+        self.down_since = time.time()
+        self.syncing: set[int] = set()
+        self.positions: dict[int, bytes] = {}
+        self.master_file_size = service.file_size
+
+    def info(self) -> dict:
+        size = self.master_file_size
+        return {"master_host": self.master[0], "master_port": self.master[1], "link": self.link,
+                "last_io": self.last_io, "down_since": self.down_since, "syncing": sorted(self.syncing),
+                "master_file_size": size,
+                "offset": sum(position_value(p, size) for p in self.positions.values())}
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any failure: reconnect
+                log.warning("link to master %s:%d: %s", *self.master, e or type(e).__name__)
+            if self.link == "connected":
+                self.down_since = time.time()
+            self.link = "connect"
+            self.service.publish()
+            await asyncio.sleep(1.0)
+
+    async def session(self) -> None:
+        svc = self.service
+        host, port = self.master
+        self.link = "connecting"
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port + PORT_OFFSET, limit=1 << 26), 10.0)
+        parser = hiredis.Reader()
+
+        async def next_msg() -> list | None:
+            while (msg := parser.gets()) is False:
+                data = await asyncio.wait_for(reader.read(1 << 20), TIMEOUT)
+                if not data:
+                    return None
+                parser.feed(data)
+            return msg
+
+        try:
+            password = svc.config.get("masterauth")
+            if password:
+                writer.write(encode([b"AUTH", password.encode()]))
+                reply = await next_msg()
+                if not isinstance(reply, list) or reply[:1] != [b"OK"]:
+                    raise ConnectionError(f"master refused AUTH: {reply}")
+            records = []
+            for db in range(svc.ndbs):
+                raw = await svc.workers.call(db, [b"__master_position"])
+                value = hiredis.Reader()
+                value.feed(raw)
+                rec = value.gets()
+                records.append(rec or b"")
+                if rec:
+                    self.positions[db] = rec
+            writer.write(encode([b"SYNC", b"%d" % svc.config.int("port"), b"1" if self.force else b"0",
+                                 b"%d" % svc.ndbs, *records]))
+            self.force = False  # once: a reconnect resumes from what was synced
+            self.link = "sync"
+            svc.publish()
+            staging: dict[int, str] = {}
+            while True:
+                msg = await next_msg()
+                if msg is None:
+                    raise ConnectionError("master closed the link")
+                if isinstance(msg, hiredis.ReplyError):
+                    raise ConnectionError(str(msg))
+                self.last_io = time.time()
+                kind = msg[0]
+                if kind == b"HELLO":
+                    self.master_file_size = int(msg[1])
+                elif kind == b"ITEMS":
+                    db = int(msg[1])
+                    reply = await svc.workers.call(db, [b"__replicate", msg[2], *msg[3:]])
+                    if reply[:1] == b"-":
+                        raise ConnectionError(f"db{db}: applying failed: {reply!r}")
+                    self.positions[db] = msg[2]
+                    writer.write(encode([b"ACK", msg[1], msg[2]]))
+                    if self.link != "connected" and not self.syncing:
+                        self.link = "connected"
+                        svc.publish()
+                elif kind == b"PING":
+                    if self.link != "connected" and not self.syncing:
+                        self.link = "connected"
+                        svc.publish()
+                    for db, rec in self.positions.items():
+                        writer.write(encode([b"ACK", b"%d" % db, rec]))
+                elif kind == b"FULL":
+                    db = int(msg[1])
+                    self.syncing.add(db)
+                    self.link = "sync"
+                    path = os.path.join(svc.run_dir, "incoming", f"db{db}")
+                    shutil.rmtree(path, ignore_errors=True)
+                    os.makedirs(path)
+                    staging[db] = path
+                    log.info("db%d: full sync from %s:%d started", db, host, port)
+                    svc.publish()
+                elif kind == b"FILE":
+                    path = os.path.join(staging[int(msg[1])], os.fsdecode(msg[2]))
+                    if ".." in os.fsdecode(msg[2]).split(os.sep):
+                        raise ConnectionError("bad file name in a full sync")
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "ab") as f:
+                        f.write(msg[3])
+                elif kind == b"SYNCED":
+                    db = int(msg[1])
+                    reply = await svc.workers.call(db, [b"__install_db", os.fsencode(staging.pop(db)), msg[2]])
+                    if reply[:1] == b"-":
+                        raise ConnectionError(f"db{db}: installing the full sync failed: {reply!r}")
+                    self.positions[db] = msg[2]
+                    self.syncing.discard(db)
+                    writer.write(encode([b"ACK", msg[1], msg[2]]))
+                    log.info("db%d: full sync from %s:%d done", db, host, port)
+                    svc.publish()
+        finally:
+            writer.close()
+
+
+# -- the process -------------------------------------------------------------------
+class ControlConn(asyncio.Protocol):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.reader = hiredis.Reader()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        while (msg := self.reader.gets()) is not False:
+            reply = b"+OK\r\n"
+            if msg[:3] == [b"SLAVEOF", b"NO", b"ONE"]:
+                self.service.follow(None, False)
+            elif len(msg) == 4 and msg[0] == b"SLAVEOF":
+                self.service.follow((msg[1].decode("latin-1"), int(msg[2])), msg[3] == b"1")
+            else:
+                reply = b"-ERR unknown replication request\r\n"
+            if self.transport is not None:
+                self.transport.write(reply)
+
+
+async def serve(config: Config) -> None:
+    load_runtime(config)  # SLAVEOF since the start, when this process is restarted
+    svc = Service(config)
+    loop = svc.loop = asyncio.get_running_loop()
+    os.makedirs(svc.run_dir, exist_ok=True)
+    control = os.path.join(svc.run_dir, REPL_SOCKET)
+    if os.path.exists(control):
+        os.unlink(control)
+    ctl_server = await loop.create_unix_server(lambda: ControlConn(svc), control)
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await ReplicaSession(svc, reader, writer).run()
+
+    port = config.int("port") + PORT_OFFSET
+    bind = (config.get("bind") or "127.0.0.1").split()
+    server = await asyncio.start_server(accept, bind, port, limit=1 << 26, reuse_address=True)
+    log.info("replication service listening on %s:%d", config.get("bind"), port)
+    svc.follow(parse_slaveof(config.values.get("slaveof", "")), False)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except asyncio.TimeoutError:
+            svc.publish()
+    server.close()
+    ctl_server.close()
+
+
+def run(config: Config) -> None:
+    """Entry point of the replication process."""
+    import uvloop
+
+    setproctitle("pikamp: replication")
+    uvloop.run(serve(config))
+    log.info("replication service stopped")

@@ -1,0 +1,244 @@
+"""Master/replica replication through the replication processes: a full sync
+by checkpoint for a new replica, then the binlog streamed; a restarted or
+cut-off replica resyncs partially from the positions its DBs hold; a purged
+position or SLAVEOF ... force means one full sync; chained replicas; SLAVEOF
+NO ONE keeps the data; replicas are read-only and expire nothing themselves."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import redis
+
+from resp_client import RawConn
+from servers import HOST, PikampServer
+
+DBS = (0, 1, 2)  # DB 0 and 2 on worker 0, DB 1 on worker 1
+
+
+def _info(port: int, section: str = "replication") -> dict[str, str]:
+    text = RawConn(port).call("INFO", section).decode()
+    return dict(line.split(":", 1) for line in text.split("\r\n")[1:] if ":" in line)
+
+
+def _offsets(master: PikampServer, replica: PikampServer) -> tuple[int, int]:
+    return int(_info(master.port)["master_repl_offset"]), int(_info(replica.port).get("slave_repl_offset", -1))
+
+
+def _wait_synced(master: PikampServer, replica: PikampServer, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = _info(replica.port)
+        if info.get("master_link_status") == "up" and info.get("master_sync_in_progress") == "0":
+            mine, theirs = _offsets(master, replica)
+            if mine == theirs:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"replica not in sync: {_info(replica.port)} vs {_offsets(master, replica)}")
+
+
+def _dataset(port: int) -> dict:
+    out = {}
+    for db in DBS:
+        c = redis.Redis(host=HOST, port=port, db=db, protocol=2)
+        for key in c.scan_iter(count=1000):
+            t = c.type(key)
+            if t == b"string":
+                v = c.get(key)
+            elif t == b"hash":
+                v = sorted(c.hgetall(key).items())
+            elif t == b"list":
+                v = c.lrange(key, 0, -1)
+            elif t == b"set":
+                v = sorted(c.smembers(key))
+            elif t == b"zset":
+                v = c.zrange(key, 0, -1, withscores=True)
+            else:
+                v = None
+            ttl = c.pttl(key)
+            out[(db, key)] = (t, v, ttl > 0 if ttl != -2 else None)
+        c.close()
+    return out
+
+
+def _writes(port: int, n: int, tag: str) -> None:
+    for db in DBS:
+        c = redis.Redis(host=HOST, port=port, db=db, protocol=2)
+        p = c.pipeline(transaction=False)
+        for i in range(n):
+            p.set(f"{tag}s{i}", i, ex=3600 if i % 5 == 0 else None)
+            p.incr(f"{tag}n")
+            p.hset(f"{tag}h{i % 9}", f"f{i}", i)
+            p.rpush(f"{tag}l{i % 4}", i)
+            p.sadd(f"{tag}set{i % 3}", i)
+            p.zadd(f"{tag}z{i % 2}", {f"m{i}": i})
+            if i % 7 == 0:
+                p.lpop(f"{tag}l{i % 4}")
+                p.spop(f"{tag}set{i % 3}")
+                p.zpopmin(f"{tag}z{i % 2}")
+                p.delete(f"{tag}s{i - 7}")
+        p.execute()
+        c.delete(f"{tag}h0")  # a whole hash: a range delete
+        tx = c.pipeline(transaction=True)
+        tx.incr(f"{tag}tx")
+        tx.rpush(f"{tag}txl", "a")
+        tx.execute()
+        c.close()
+
+
+@pytest.fixture
+def pair(tmp_path):
+    master = PikampServer(str(tmp_path / "master")).start()
+    replica = PikampServer(str(tmp_path / "replica")).start()
+    yield master, replica
+    for s in (replica, master):
+        s.stop()
+
+
+def _follow(replica: PikampServer, master: PikampServer, *extra: str) -> None:
+    assert RawConn(replica.port).call("SLAVEOF", HOST, str(master.port), *extra) == b"+OK\r\n"
+
+
+def test_full_sync_then_stream(pair):
+    master, replica = pair
+    _writes(master.port, 500, "old")  # there before the replica: the full sync brings it
+    _follow(replica, master)
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: [_writes(master.port, 50, f"live{i}") for i in range(20)
+                                         if not stop.is_set()])
+    t.start()  # writes while the full sync runs
+    t.join(120)
+    _writes(master.port, 300, "new")
+    _wait_synced(master, replica)
+    assert _dataset(replica.port) == _dataset(master.port)
+    rc = RawConn(replica.port)
+    assert rc.call("SET", "x", "1") == b"-READONLY You can't write against a read only replica.\r\n"
+    assert rc.call("MULTI") == b"+OK\r\n"
+    assert rc.call("SET", "x", "1").startswith(b"-READONLY")
+    assert rc.call("EXEC").startswith(b"-EXECABORT")
+    info = _info(replica.port)
+    assert info["role"] == "slave" and info["master_port"] == str(master.port)
+    assert info["slave_read_only"] == "1"
+    minfo = _info(master.port)
+    assert minfo["connected_slaves"] == "1"
+    assert minfo["slave0"].startswith(f"ip=127.0.0.1,port={replica.port},state=online,offset=")
+    assert _info(master.port, "stats")["sync_full"] == "1"
+    role = redis.Redis(host=HOST, port=replica.port, protocol=2).execute_command("ROLE")
+    assert role[:4] == [b"slave", HOST.encode(), master.port, b"connected"]
+    mrole = redis.Redis(host=HOST, port=master.port, protocol=2).execute_command("ROLE")
+    assert mrole[0] == b"master" and mrole[2][0][:2] == [b"127.0.0.1", str(replica.port).encode()]
+
+
+def test_restarted_and_cut_off_replicas_resync_partially(pair):
+    master, replica = pair
+    _writes(master.port, 200, "a")
+    _follow(replica, master)
+    _wait_synced(master, replica)
+    full = _info(master.port, "stats")["sync_full"]
+    # The replica stopped, then killed: each time it resumes where its DBs are.
+    replica.stop()
+    _writes(master.port, 200, "b")
+    replica.start()
+    _wait_synced(master, replica)
+    for round_ in range(3):  # the link cut: the replica's replication process killed under writes
+        partial = int(_info(master.port, "stats")["sync_partial_ok"])
+        pid = next(p.pid for p in replica.children() if "replication" in " ".join(p.cmdline()))
+        t = threading.Thread(target=_writes, args=(master.port, 100, f"c{round_}"))
+        t.start()
+        os.kill(pid, signal.SIGKILL)
+        t.join(60)
+        deadline = time.monotonic() + 30
+        while int(_info(master.port, "stats")["sync_partial_ok"]) == partial and time.monotonic() < deadline:
+            time.sleep(0.05)  # the restarted process' new session
+        _wait_synced(master, replica)
+    stats = _info(master.port, "stats")
+    assert stats["sync_full"] == full  # no full sync again
+    assert int(stats["sync_partial_ok"]) == 4
+    assert _dataset(replica.port) == _dataset(master.port)
+
+
+def test_purged_position_means_one_full_sync(tmp_path):
+    master = PikampServer(str(tmp_path / "master"), binlog_file_size=4096).start()
+    replica = PikampServer(str(tmp_path / "replica")).start()
+    try:
+        _follow(replica, master)
+        _wait_synced(master, replica)
+        replica.stop()
+        c = redis.Redis(host=HOST, port=master.port, protocol=2)
+        for i in range(60):  # ~60 files of 4 KB in DB 0
+            c.set(f"big{i}", "x" * 4000)
+        last = int(_info(master.port)["db0"].split("=")[1].split()[0])
+        assert c.execute_command("PURGELOGSTO", f"write2file{last}") == b"OK"
+        replica.start()
+        _wait_synced(master, replica)
+        stats = _info(master.port, "stats")
+        assert stats["sync_full"] == "2" and stats["sync_partial_err"] == "1"
+        assert _dataset(replica.port) == _dataset(master.port)
+        c.set("after", "1")  # and from then on, streaming again
+        _wait_synced(master, replica)
+        assert redis.Redis(host=HOST, port=replica.port, protocol=2).get("after") == b"1"
+    finally:
+        replica.stop()
+        master.stop()
+
+
+def test_slaveof_no_one_force_and_chain(tmp_path):
+    master = PikampServer(str(tmp_path / "master")).start()
+    r1 = PikampServer(str(tmp_path / "r1")).start()
+    r2 = PikampServer(str(tmp_path / "r2")).start()
+    try:
+        _writes(master.port, 100, "a")
+        _follow(r1, master)
+        _follow(r2, r1)  # chained: r2 follows r1's own binlog
+        assert RawConn(r1.port).call("SLAVEOF", HOST, str(master.port)) == (
+            b"+OK Already connected to specified master\r\n")
+        _wait_synced(master, r1)
+        _writes(master.port, 100, "b")
+        _wait_synced(master, r1)
+        _wait_synced(r1, r2)
+        assert _dataset(r2.port) == _dataset(master.port)
+        # r1 promoted: it keeps its data and takes writes; r2 goes on following it.
+        assert RawConn(r1.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+        assert _info(r1.port)["role"] == "master"
+        redis.Redis(host=HOST, port=r1.port, protocol=2).set("promoted", "yes")
+        _wait_synced(r1, r2)
+        assert redis.Redis(host=HOST, port=r2.port, protocol=2).get("promoted") == b"yes"
+        # The old master, now behind r1: force a full sync.
+        full = int(_info(r1.port, "stats")["sync_full"])
+        _follow(master, r1, "force")
+        _wait_synced(r1, master)
+        assert int(_info(r1.port, "stats")["sync_full"]) == full + 1
+        assert redis.Redis(host=HOST, port=master.port, protocol=2).get("promoted") == b"yes"
+        assert _dataset(master.port) == _dataset(r1.port)
+    finally:
+        for s in (r2, r1, master):
+            s.stop()
+
+
+def test_replica_expires_nothing_itself(pair):
+    master, replica = pair
+    _follow(replica, master)
+    _wait_synced(master, replica)
+    rm, rr = (redis.Redis(host=HOST, port=s.port, protocol=2) for s in (master, replica))
+    rm.set("soon", "x", px=200)
+    _wait_synced(master, replica)
+    assert rr.get("soon") == b"x"
+    deadline = time.monotonic() + 10
+    while rm.exists("soon") and time.monotonic() < deadline:  # the master expires it
+        time.sleep(0.05)
+    _wait_synced(master, replica)
+    assert rr.get("soon") is None and rr.dbsize() == rm.dbsize() == 0
+
+
+def test_slaveof_errors(pair):
+    _, replica = pair
+    c = RawConn(replica.port)
+    assert c.call("SLAVEOF", HOST) == b"-ERR wrong number of arguments for 'slaveof' command\r\n"
+    assert c.call("SLAVEOF", HOST, "abc") == b"-ERR value is not an integer or out of range\r\n"
+    assert c.call("SLAVEOF", HOST, "1", "maybe") == b"-ERR syntax error\r\n"
+    assert c.call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"  # already a master: fine
+    role = redis.Redis(host=HOST, port=replica.port, protocol=2).execute_command("ROLE")
+    assert role[0] == b"master" and role[2] == [] and role[1] == int(_info(replica.port)["master_repl_offset"])
