@@ -8,7 +8,7 @@ as they do behind a blocking command, and run in order once the pause ends
 
 - WRITE holds the commands that may write or replicate (PUBLISH ...), and an
   EXEC or a queued command of that kind; ALL holds every command, CLIENT
-  UNPAUSE included (replicas, once there are any, are never held);
+  UNPAUSE included (the replication stream is not a client: never held);
 - a command refused before it would run (arity, NOAUTH) is answered at once;
 - a second pause keeps the later end and the stricter mode;
 - while paused, no key expires: reads see an expired key as gone, but nothing

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 
+import psutil
 import pytest
 import redis
 
@@ -242,3 +243,65 @@ def test_slaveof_errors(pair):
     assert c.call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"  # already a master: fine
     role = redis.Redis(host=HOST, port=replica.port, protocol=2).execute_command("ROLE")
     assert role[0] == b"master" and role[2] == [] and role[1] == int(_info(replica.port)["master_repl_offset"])
+
+
+def test_master_killed_under_load_replica_resumes_partially(pair):
+    """kill -9 of the whole master tree while it takes writes: restarted, its
+    DBs and binlogs agree, and the replica resumes from its positions."""
+    master, replica = pair
+    _follow(replica, master)
+    _wait_synced(master, replica)
+    stop = threading.Event()
+    acked: list[int] = []
+
+    def writer() -> None:
+        c = redis.Redis(host=HOST, port=master.port, protocol=2, socket_timeout=5)
+        i = 0
+        try:
+            while not stop.is_set() and i < 100_000:
+                c.set(f"w{i}", i)
+                acked.append(i)
+                i += 1
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(1.0)
+    procs = [psutil.Process(master.proc.pid), *master.children()]
+    for p in procs:
+        p.send_signal(signal.SIGSTOP)
+    for p in procs:
+        p.kill()
+    stop.set()
+    t.join(10)
+    master.proc.wait(5)
+    master.proc = None
+    master.log.close()
+    full = _info(replica.port)  # (the replica keeps serving reads meanwhile)
+    assert full["role"] == "slave"
+    master.start()
+    _wait_synced(master, replica)
+    stats = _info(master.port, "stats")
+    assert stats["sync_full"] == "0" and stats["sync_partial_ok"] == "1"  # counters restart with the master
+    rr = redis.Redis(host=HOST, port=replica.port, protocol=2)
+    assert [i for i in acked[-200:] if rr.get(f"w{i}") != str(i).encode()] == []
+    assert _dataset(replica.port) == _dataset(master.port)
+
+
+def test_wait(pair):
+    master, replica = pair
+    c = RawConn(master.port)
+    assert c.call("WAIT", "0", "0") == b":0\r\n"
+    assert c.call("WAIT", "1", "100") == b":0\r\n"  # no replica: the timeout
+    assert c.call("WAIT", "x", "1") == b"-ERR value is not an integer or out of range\r\n"
+    assert c.call("WAIT", "1", "-1") == b"-ERR timeout is negative\r\n"
+    _follow(replica, master)
+    _wait_synced(master, replica)
+    for i in range(20):  # the write, then WAIT in the same pipeline: acked once it is on the replica
+        c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nw\r\n$%d\r\n%d\r\n*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$4\r\n5000\r\n"
+                   % (len(str(i)), i))
+        assert c.read_reply() == b"+OK\r\n"
+        assert c.read_reply() == b":1\r\n"
+        assert redis.Redis(host=HOST, port=replica.port, protocol=2).get("w") == str(i).encode()
+    assert RawConn(replica.port).call("WAIT", "1", "1").startswith(b"-ERR WAIT cannot be used with replica")

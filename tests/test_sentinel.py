@@ -60,7 +60,7 @@ def test_sentinel_failover(tmp_path):
         conf.write_text(
             f"port {sport}\nbind {HOST}\ndir {tmp_path}\n"
             f"sentinel monitor mymaster {HOST} {master.port} 1\n"
-            "sentinel down-after-milliseconds mymaster 1000\n"
+            "sentinel down-after-milliseconds mymaster 3000\n"
             "sentinel failover-timeout mymaster 20000\n"
             "sentinel parallel-syncs mymaster 2\n")
         log = open(tmp_path / "sentinel.log", "wb")

@@ -25,6 +25,7 @@ from pikamp.config import save_runtime
 from pikamp.deferred import Deferred
 from pikamp.errors import SYNTAX, RespError
 from pikamp.numbers import parse_int
+from pikamp.resp import decode
 from pikamp.storage import codec
 from pikamp.storage.binlog import OP_DELETE, OP_PUT, decode_ops
 from pikamp.storage.engine import META, STATE
@@ -82,9 +83,9 @@ def _replicaof(conn, args, name: str):
     def roles_set(_value) -> None:
         from pikamp.commands.server import rewrite_config_file  # (server's INFO imports this module)
 
-        if w.config.path:  # as Pika: the file says whom to follow after a restart
+        if w.config.path:  # as Pika: the file says whom to follow after a restart (that line only)
             try:
-                rewrite_config_file(w.config.path, w.config.values)
+                rewrite_config_file(w.config.path, {"slaveof": w.config.values.get("slaveof", "")})
             except OSError:
                 pass
         servicecall.ask(w, repl_socket(w.run_dir), request, d.resolve_raw, 10.0, UNAVAILABLE)
@@ -136,8 +137,39 @@ def role(conn, args):
 @command("__binlog_positions", 1, internal=True, route=ALL, group="server",
          summary="[db, filenum, offset] of the end of each binlog of this worker")
 def _binlog_positions(ctx, args):
-    return [[i, *db.engine.binlog.position] for i, db in sorted(ctx.worker.dbs.items())
-            if db.engine.binlog is not None]
+    out = []
+    for i, db in sorted(ctx.worker.dbs.items()):
+        if db.engine.binlog is not None:
+            db.commit()  # a write of this turn (pipelined before WAIT) is in the binlog now
+            out.append([i, *db.engine.binlog.position])
+    return out
+
+
+@command("wait", 3, "noscript", route=LOCAL, group="generic", since="3.0.0",
+         summary="Wait for the synchronous replication of all the write commands sent in the context of "
+                 "the current connection", complexity="O(1)")
+def wait(conn, args):
+    """WAIT numreplicas timeout: how many replicas acked every DB's binlog up to
+    its end now (a superset of this client's writes), waiting up to timeout ms
+    (0: for ever) for numreplicas of them."""
+    w = conn.worker
+    numreplicas = parse_int(args[1])
+    timeout = parse_int(args[2], "ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        raise RespError("ERR timeout is negative")
+    if w.replica_of is not None:
+        raise RespError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
+                        "if a replica is configured to be writable (which is not the default) writes to replicas "
+                        "are just local and are not propagated.")
+    d = Deferred(conn.resp3)
+
+    def positions(replies: list) -> None:
+        target = [b"%d" % x for reply in replies for p in reply for x in p]
+        request = [b"WAIT", b"%d" % numreplicas, b"%d" % timeout, *target]
+        servicecall.ask(w, repl_socket(w.run_dir), request, d.resolve_raw, None, b":0\r\n")
+
+    w.call_all([b"__binlog_positions"], lambda replies: positions([decode(r) for r in replies]))
+    return d
 
 
 # -- the owner's side ----------------------------------------------------------
@@ -147,13 +179,23 @@ def _checkpoint_db(ctx, args):
     eng = ctx.db.engine
     if eng.binlog is None:
         raise RespError("ERR the master has write-binlog no")
+    w = ctx.worker
     ctx.db.commit()
-    position = eng.binlog.position_record()  # what the checkpoint holds: the last commit's
-    try:
-        eng.checkpoint(os.fsdecode(args[1]))
-    except Exception as e:
-        raise RespError(f"ERR checkpoint failed: {e}") from None
-    return position
+    # The checkpoint holds at least what this position covers (writes go on
+    # while it is made, in a thread: the loop keeps serving). Replaying items
+    # it already holds changes nothing: each sets keys to absolute values.
+    position = eng.binlog.position_record()
+    d = Deferred(ctx.resp3)
+
+    def done(fut) -> None:
+        w.compacting -= 1
+        w.begin_turn()
+        error = fut.exception()
+        d.resolve(RespError(f"ERR checkpoint failed: {error}") if error is not None else position)
+
+    w.compacting += 1  # the engine stays open meanwhile (SWAPDB, DISKRECOVERY wait)
+    w.loop.run_in_executor(None, eng.checkpoint_committed, os.fsdecode(args[1])).add_done_callback(done)
+    return d
 
 
 @command("__master_position", 1, internal=True, group="server",
@@ -194,10 +236,14 @@ def _install_db(ctx, args):
     old = path + ".replaced"
     db.commit()
     db.engine.close()
+    shutil.rmtree(old, ignore_errors=True)
     try:
-        shutil.rmtree(old, ignore_errors=True)
         os.rename(path, old)
-        os.rename(staging, path)
+        try:
+            os.rename(staging, path)
+        except OSError:
+            os.rename(old, path)  # keep what the DB held; the full sync is retried
+            raise
     finally:
         db.reopen(w.open_engine(db.index))
     shutil.rmtree(old, ignore_errors=True)

@@ -254,7 +254,9 @@ class ReplicaSession:
             reader = None
             if record and not force:
                 rid, filenum, offset = bl.unpack_position(record)
-                if rid == ident and os.path.exists(os.path.join(path, f"{bl.PREFIX}{filenum}")):
+                file = os.path.join(path, f"{bl.PREFIX}{filenum}")
+                # (A position past what this binlog holds: the replica saw writes this master lost.)
+                if rid == ident and os.path.exists(file) and offset <= os.path.getsize(file):
                     reader = bl.Reader(path, filenum, offset)
                     self.needed[db] = filenum
                 elif rid == ident:
@@ -488,6 +490,20 @@ class Follower:
             writer.close()
 
 
+def acked_count(service: Service, target: list[tuple[int, int, int]]) -> int:
+    """Replicas whose acks reach every (db, filenum, offset) of ``target``."""
+    n = 0
+    for s in service.sessions:
+        ok = True
+        for db, filenum, offset in target:
+            rec = s.acked.get(db)
+            if rec is None or bl.unpack_position(rec)[1:] < (filenum, offset):
+                ok = False
+                break
+        n += ok
+    return n
+
+
 # -- the process -------------------------------------------------------------------
 class ControlConn(asyncio.Protocol):
     def __init__(self, service: Service) -> None:
@@ -502,6 +518,9 @@ class ControlConn(asyncio.Protocol):
         self.reader.feed(data)
         while (msg := self.reader.gets()) is not False:
             reply = b"+OK\r\n"
+            if msg[0] == b"WAIT":
+                asyncio.get_running_loop().create_task(self.wait(msg))
+                continue
             if msg[:3] == [b"SLAVEOF", b"NO", b"ONE"]:
                 self.service.follow(None, False)
             elif len(msg) == 4 and msg[0] == b"SLAVEOF":
@@ -510,6 +529,20 @@ class ControlConn(asyncio.Protocol):
                 reply = b"-ERR unknown replication request\r\n"
             if self.transport is not None:
                 self.transport.write(reply)
+
+    async def wait(self, msg: list) -> None:
+        """WAIT numreplicas timeout db filenum offset ...: answered with the count."""
+        want, timeout = int(msg[1]), int(msg[2])
+        nums = [int(x) for x in msg[3:]]
+        target = [(nums[i], nums[i + 1], nums[i + 2]) for i in range(0, len(nums), 3)]
+        deadline = time.monotonic() + timeout / 1000 if timeout else None
+        while True:
+            n = acked_count(self.service, target)
+            if n >= want or (deadline is not None and time.monotonic() >= deadline):
+                break
+            await asyncio.sleep(0.002)
+        if self.transport is not None:
+            self.transport.write(b":%d\r\n" % n)
 
 
 async def serve(config: Config) -> None:

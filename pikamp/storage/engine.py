@@ -488,6 +488,11 @@ class Engine:
     def checkpoint(self, path: str) -> None:
         """Hard-link snapshot of the whole DB into ``path`` (must not exist)."""
         self.commit()
+        self.checkpoint_committed(path)
+
+    def checkpoint_committed(self, path: str) -> None:
+        """Like checkpoint, of what is committed: callable from another thread
+        (RocksDB's checkpoint is; it flushes the memtable, which takes a while)."""
         self.db.flush_wal(True)
         Checkpoint(self.db).create_checkpoint(path)
 
