@@ -145,7 +145,7 @@ def _binlog_positions(ctx, args):
     return out
 
 
-@command("wait", 3, "noscript", route=LOCAL, group="generic", since="3.0.0",
+@command("wait", 3, "noscript", route=LOCAL, group="generic", since="3.0.0", categories="@slow @connection",
          summary="Wait for the synchronous replication of all the write commands sent in the context of "
                  "the current connection", complexity="O(1)")
 def wait(conn, args):
