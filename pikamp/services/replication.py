@@ -170,9 +170,7 @@ class ReplicaSession:
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.ip = peer[0]
         self.port = 0
-        self.state = "wait_bgsave"
         self.acked: dict[int, bytes] = {}
-        self.sent: dict[int, bytes] = {}
         self.needed: dict[int, int] = {}  # db -> first binlog file it still needs
         self.syncing: set[int] = set()
         self.fed = 0  # DBs streaming (after their full sync, if any)
@@ -283,7 +281,6 @@ class ReplicaSession:
                     filenum, end, _ = items[-1]
                     pos = bl.pack_position(ident, filenum, end)
                     self.send([b"ITEMS", b"%d" % db, pos, *[c for _, _, c in items]])
-                    self.sent[db] = pos
                     await self.writer.drain()
                     idle = now
                     continue
