@@ -281,6 +281,9 @@ def test_master_killed_under_load_replica_resumes_partially(pair):
     full = _info(replica.port)  # (the replica keeps serving reads meanwhile)
     assert full["role"] == "slave"
     master.start()
+    deadline = time.monotonic() + 30
+    while _info(master.port, "stats")["sync_partial_ok"] == "0" and time.monotonic() < deadline:
+        time.sleep(0.05)  # the replica's new session (its link state may lag a second)
     _wait_synced(master, replica)
     stats = _info(master.port, "stats")
     assert stats["sync_full"] == "0" and stats["sync_partial_ok"] == "1"  # counters restart with the master
