@@ -168,6 +168,9 @@ def test_purged_position_means_one_full_sync(tmp_path):
         _follow(replica, master)
         _wait_synced(master, replica)
         replica.stop()
+        deadline = time.monotonic() + 10  # gone from the master's state: its files are no longer kept
+        while _info(master.port)["connected_slaves"] != "0" and time.monotonic() < deadline:
+            time.sleep(0.05)
         c = redis.Redis(host=HOST, port=master.port, protocol=2)
         for i in range(60):  # ~60 files of 4 KB in DB 0
             c.set(f"big{i}", "x" * 4000)
