@@ -63,8 +63,7 @@ def start(w: Worker, end: float, kind: int) -> None:
         if w.pause_timer is not None:
             w.pause_timer.cancel()
         w.pause_timer = w.loop.call_at(end, finish, w)  # the loop's clock is time.monotonic
-    for db in w.dbs.values():
-        db.expiry_paused = True
+    w.update_expiry()
 
 
 def finish(w: Worker) -> None:
@@ -73,8 +72,7 @@ def finish(w: Worker) -> None:
         w.pause_timer.cancel()
         w.pause_timer = None
     w.pause_kind, w.pause_end = 0, 0.0
-    for db in w.dbs.values():
-        db.expiry_paused = w.replica_of is not None  # a replica never expires keys itself
+    w.update_expiry()
     clients, w.paused_clients = w.paused_clients, []
     if clients:  # not inside the command that ended the pause: in a turn of their own
         w.loop.call_soon(_resume, w, clients)

@@ -978,8 +978,12 @@ class Worker:
         """Follow ``master`` (None: be a master): writes refused, no expiry of our own."""
         self.replica_of = master
         self.read_only = master is not None and self.config.bool("slave-read-only")
+        self.update_expiry()
+
+    def update_expiry(self) -> None:
+        """Keys expire here unless paused (CLIENT PAUSE) or a replica (the master expires them)."""
         for db in self.dbs.values():
-            db.expiry_paused = master is not None or bool(self.pause_kind)
+            db.expiry_paused = self.replica_of is not None or bool(self.pause_kind)
 
     def new_owner_link(self) -> OwnerLink:
         link = OwnerLink(self)

@@ -59,7 +59,7 @@ def read_state(run_dir: str) -> dict:
     return state
 
 
-def _replicaof(conn, args, name: str):
+def _replicaof(conn, args):
     if len(args) > 4 or (len(args) == 4 and args[3].lower() != b"force"):
         raise RespError(SYNTAX)
     w = conn.worker
@@ -99,13 +99,13 @@ def _replicaof(conn, args, name: str):
          summary="Make the server a replica of another instance, or promote it as master")
 def slaveof(conn, args):
     """SLAVEOF host port [force] | SLAVEOF NO ONE."""
-    return _replicaof(conn, args, "slaveof")
+    return _replicaof(conn, args)
 
 
 @command("replicaof", 3, "admin noscript stale no_async_loading", route=LOCAL, group="server", since="5.0.0",
          summary="Make the server a replica of another instance, or promote it as master")
 def replicaof(conn, args):
-    return _replicaof(conn, args, "replicaof")
+    return _replicaof(conn, args)
 
 
 @command("__role", -1, internal=True, route=ALL, group="server", summary="Become a master or a replica")

@@ -252,7 +252,7 @@ class ReplicaSession:
             reader = None
             if record and not force:
                 rid, filenum, offset = bl.unpack_position(record)
-                file = os.path.join(path, f"{bl.PREFIX}{filenum}")
+                file = bl.file_path(path, filenum)
                 # (A position past what this binlog holds: the replica saw writes this master lost.)
                 if rid == ident and os.path.exists(file) and offset <= os.path.getsize(file):
                     reader = bl.Reader(path, filenum, offset)

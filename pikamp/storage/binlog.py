@@ -115,19 +115,11 @@ class Binlog:
 
     # -- opening -----------------------------------------------------------
     def file_path(self, n: int) -> str:
-        return os.path.join(self.path, f"{PREFIX}{n}")
-
-    def files(self) -> list[int]:
-        """The numbers of the binlog files on disk, in order."""
-        out = []
-        for name in os.listdir(self.path):
-            if name.startswith(PREFIX) and name[len(PREFIX):].isdigit():
-                out.append(int(name[len(PREFIX):]))
-        return sorted(out)
+        return file_path(self.path, n)
 
     def _open(self) -> None:
-        files = self.files()
-        saved = self._read_manifest()
+        files = files_in(self.path)
+        saved = read_manifest(self.path)
         if saved is None or not files:
             if files:
                 log.warning("%s: no readable manifest: the binlog starts afresh after write2file%d",
@@ -167,7 +159,7 @@ class Binlog:
 
     def is_empty(self) -> bool:
         """Nothing was ever appended (a new binlog)."""
-        return self.offset == 0 and len(self.files()) == 1
+        return self.offset == 0 and len(files_in(self.path)) == 1
 
     def restart(self, why: str = "the DB does not match this binlog") -> None:
         """Start afresh (the DB holds another history than this binlog)."""
@@ -179,16 +171,6 @@ class Binlog:
         for _, _, end, header, _ in self._items_in(filenum, offset, strict=False):
             offset, logic_id = end, header[3]
         return offset, logic_id
-
-    def _read_manifest(self) -> tuple | None:
-        try:
-            with open(os.path.join(self.path, "manifest"), "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            return None
-        if len(raw) != MANIFEST.size + 4 or zlib.crc32(raw[:-4]) != _LEN.unpack(raw[-4:])[0]:
-            return None
-        return MANIFEST.unpack(raw[:-4])
 
     def save_manifest(self) -> None:
         """Record the end (and identity) in the manifest, atomically."""
@@ -283,21 +265,41 @@ class Binlog:
             f.seek(offset)
             data = f.read()
         pos = 0
-        while pos < len(data):
-            if len(data) - pos < FRAME.size:
-                break
-            crc, length = FRAME.unpack_from(data, pos)
-            item = data[pos + FRAME.size : pos + FRAME.size + length]
-            if len(item) != length or length < HEADER.size or zlib.crc32(item) != crc:
-                break
-            header = HEADER.unpack_from(item)
-            if header[6] != length - HEADER.size:
-                break
-            end = pos + FRAME.size + length
-            yield filenum, offset + pos, offset + end, header, item[HEADER.size :]
+        for start, end, header, content in frames(data):
+            yield filenum, offset + start, offset + end, header, content
             pos = end
         if pos < len(data) and strict:
             raise BinlogError(f"{PREFIX}{filenum}: corrupt item at offset {offset + pos}")
+
+
+def frames(buf: bytes) -> Iterator[tuple[int, int, tuple, bytes]]:
+    """(start, end, header, content) of the whole, valid items at the start of
+    ``buf``, up to the first incomplete or invalid one."""
+    pos, n = 0, len(buf)
+    while n - pos >= FRAME.size:
+        crc, length = FRAME.unpack_from(buf, pos)
+        end = pos + FRAME.size + length
+        if end > n:
+            return
+        item = buf[pos + FRAME.size : end]
+        if length < HEADER.size or zlib.crc32(item) != crc:
+            return
+        header = HEADER.unpack_from(item)
+        if header[6] != length - HEADER.size:
+            return
+        yield pos, end, header, item[HEADER.size :]
+        pos = end
+
+
+def whole_frame_at(buf: bytes, pos: int) -> bool:
+    """Whether ``buf`` holds a whole frame at ``pos`` (where frames() stopped:
+    then it is corrupt, not merely still being written)."""
+    return len(buf) - pos >= FRAME.size and pos + FRAME.size + FRAME.unpack_from(buf, pos)[1] <= len(buf)
+
+
+def file_path(path: str, n: int) -> str:
+    """Binlog file ``n`` of the binlog directory ``path``."""
+    return os.path.join(path, f"{PREFIX}{n}")
 
 
 def files_in(path: str) -> list[int]:
@@ -324,7 +326,7 @@ def purge(path: str, keep_nums: int, keep_days: int, up_to: int | None = None,
         if needed_from is not None and n >= needed_from:
             break
         remaining = len(files) - len(deleted)
-        file = os.path.join(path, f"{PREFIX}{n}")
+        file = file_path(path, n)
         try:
             old = now - os.path.getmtime(file) > keep_days * 86400
         except FileNotFoundError:
@@ -364,9 +366,6 @@ class Reader:
         self.f = None
         self.buf = b""  # read past self.offset, not yet a whole item
 
-    def _file(self, n: int) -> str:
-        return os.path.join(self.path, f"{PREFIX}{n}")
-
     def close(self) -> None:
         if self.f is not None:
             self.f.close()
@@ -381,7 +380,7 @@ class Reader:
         while total < max_bytes:
             if self.f is None:
                 try:
-                    self.f = open(self._file(self.filenum), "rb")
+                    self.f = open(file_path(self.path, self.filenum), "rb")
                 except FileNotFoundError:
                     raise BinlogError(f"{PREFIX}{self.filenum} is gone (purged?)") from None
                 self.f.seek(self.offset)
@@ -390,24 +389,19 @@ class Reader:
             self.buf += more
             pos = 0
             buf = self.buf
-            while len(buf) - pos >= FRAME.size:
-                crc, length = FRAME.unpack_from(buf, pos)
-                end = pos + FRAME.size + length
-                if end > len(buf):
-                    break
-                item = buf[pos + FRAME.size : end]
-                if length < HEADER.size or zlib.crc32(item) != crc:
-                    raise BinlogError(f"{PREFIX}{self.filenum}: corrupt item at offset {self.offset + pos}")
+            for start, end, _, content in frames(buf):
+                out.append((self.filenum, self.offset + end, content))
+                total += end - start
                 pos = end
-                out.append((self.filenum, self.offset + pos, item[HEADER.size :]))
-                total += length
+            if whole_frame_at(buf, pos):
+                raise BinlogError(f"{PREFIX}{self.filenum}: corrupt item at offset {self.offset + pos}")
             self.offset += pos
             self.buf = buf[pos:]
             if more:
                 continue
             # At the end of this file. The next one exists once this one is
             # complete: then what this one holds now is all it will hold.
-            if not os.path.exists(self._file(self.filenum + 1)):
+            if not os.path.exists(file_path(self.path, self.filenum + 1)):
                 break
             if self.f.read(1):  # appended between our read and the roll
                 self.f.seek(self.offset + len(self.buf))
