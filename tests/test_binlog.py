@@ -6,16 +6,15 @@ with its data; old files are purged (expire-logs-nums, PURGELOGSTO)."""
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 
-import psutil
 import pytest
 import redis
 
 from resp_client import RawConn
 from servers import HOST, PikampServer
+from test_crash import Writer, assert_all_acked_present, kill_tree, wait_for
 from pikamp.storage import binlog as bl
 from pikamp.storage.engine import CF_NAMES, Engine
 
@@ -167,39 +166,14 @@ def test_killed_tree_binlog_and_db_agree(tmp_path):
     """kill -9 of everything under writes: every acknowledged write is there,
     and the binlog still rebuilds the DB."""
     srv = PikampServer(str(tmp_path / "srv")).start()
-    acked = []
-    stop = threading.Event()
-
-    def writer() -> None:
-        c = redis.Redis(host=HOST, port=srv.port, protocol=2, socket_timeout=5)
-        i = 0
-        try:
-            while not stop.is_set() and i < 100_000:
-                c.set(f"k{i}", i)
-                acked.append(i)
-                i += 1
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass
-
-    t = threading.Thread(target=writer)
-    t.start()
-    time.sleep(1.5)
-    procs = [psutil.Process(srv.proc.pid), *srv.children()]
-    for p in procs:
-        p.send_signal(signal.SIGSTOP)  # freeze all, then kill all: no one finishes anything
-    for p in procs:
-        p.kill()
-    stop.set()
-    t.join(10)
-    srv.proc.wait(5)
-    srv.proc = None
-    srv.log.close()
-    assert len(acked) > 100
+    writer = Writer(srv.port, db=0, prefix="k")
+    writer.start()
+    wait_for(lambda: writer.count_acked() > 100, 15, "first writes")
+    kill_tree(srv)  # frozen first, then killed: no one finishes anything
+    writer.stop()
     srv.start()
     try:
-        c = redis.Redis(host=HOST, port=srv.port, protocol=2)
-        missing = [i for i in acked[-500:] if c.get(f"k{i}") != str(i).encode()]
-        assert not missing
+        assert_all_acked_present(srv.port, writer)
     finally:
         assert srv.stop() == 0
     live = _contents(str(tmp_path / "srv" / "db" / "db0"))

@@ -10,12 +10,12 @@ import signal
 import threading
 import time
 
-import psutil
 import pytest
 import redis
 
 from resp_client import RawConn
 from servers import HOST, PikampServer
+from test_crash import Writer, assert_all_acked_present, kill_tree, wait_for
 
 DBS = (0, 1, 2)  # DB 0 and 2 on worker 0, DB 1 on worker 1
 
@@ -254,33 +254,11 @@ def test_master_killed_under_load_replica_resumes_partially(pair):
     master, replica = pair
     _follow(replica, master)
     _wait_synced(master, replica)
-    stop = threading.Event()
-    acked: list[int] = []
-
-    def writer() -> None:
-        c = redis.Redis(host=HOST, port=master.port, protocol=2, socket_timeout=5)
-        i = 0
-        try:
-            while not stop.is_set() and i < 100_000:
-                c.set(f"w{i}", i)
-                acked.append(i)
-                i += 1
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass
-
-    t = threading.Thread(target=writer)
-    t.start()
-    time.sleep(1.0)
-    procs = [psutil.Process(master.proc.pid), *master.children()]
-    for p in procs:
-        p.send_signal(signal.SIGSTOP)
-    for p in procs:
-        p.kill()
-    stop.set()
-    t.join(10)
-    master.proc.wait(5)
-    master.proc = None
-    master.log.close()
+    writer = Writer(master.port, db=0, prefix="w")
+    writer.start()
+    wait_for(lambda: writer.count_acked() > 100, 15, "first writes")
+    kill_tree(master)
+    writer.stop()
     full = _info(replica.port)  # (the replica keeps serving reads meanwhile)
     assert full["role"] == "slave"
     master.start()
@@ -290,8 +268,7 @@ def test_master_killed_under_load_replica_resumes_partially(pair):
     _wait_synced(master, replica)
     stats = _info(master.port, "stats")
     assert stats["sync_full"] == "0" and stats["sync_partial_ok"] == "1"  # counters restart with the master
-    rr = redis.Redis(host=HOST, port=replica.port, protocol=2)
-    assert [i for i in acked[-200:] if rr.get(f"w{i}") != str(i).encode()] == []
+    assert_all_acked_present(replica.port, writer)
     assert _dataset(replica.port) == _dataset(master.port)
 
 
