@@ -23,15 +23,14 @@ import logging
 import os
 import re
 import shutil
-import signal
 import threading
 import time
 
-import hiredis
 from setproctitle import setproctitle
 
 from pikamp import ipc
 from pikamp.config import Config
+from pikamp.services.requests import RequestConn, listen, stop_event
 
 log = logging.getLogger("pikamp.bgsave")
 
@@ -213,47 +212,32 @@ class Saver:
         return b"+OK\r\n"
 
 
-class RequestConn(asyncio.Protocol):
+class BgsaveConn(RequestConn):
     def __init__(self, saver: Saver) -> None:
+        super().__init__()
         self.saver = saver
-        self.reader = hiredis.Reader()
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
-        while (msg := self.reader.gets()) is not False:
-            op = msg[0].lower()
-            if op == b"bgsave":
-                self.reply(self.saver.bgsave(len(msg) > 1 and msg[1].lower() == b"schedule"))
-            elif op == b"save":
-                r = self.saver.save(asyncio.get_running_loop())
-                if isinstance(r, bytes):
-                    self.reply(r)
-                else:
-                    r.add_done_callback(lambda fut: self.reply(fut.result()))
-            elif op == b"delbackup":
-                self.reply(self.saver.delbackup())
+    def handle(self, msg: list) -> None:
+        op = msg[0].lower()
+        if op == b"bgsave":
+            self.reply(self.saver.bgsave(len(msg) > 1 and msg[1].lower() == b"schedule"))
+        elif op == b"save":
+            r = self.saver.save(asyncio.get_running_loop())
+            if isinstance(r, bytes):
+                self.reply(r)
             else:
-                self.reply(b"-ERR unknown bgsave request\r\n")
-
-    def reply(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+                r.add_done_callback(lambda fut: self.reply(fut.result()))
+        elif op == b"delbackup":
+            self.reply(self.saver.delbackup())
+        else:
+            self.reply(b"-ERR unknown bgsave request\r\n")
 
 
 async def serve(config: Config) -> None:
     saver = Saver(config)
-    loop = asyncio.get_running_loop()
     path = socket_path(saver.run_dir)
-    if os.path.exists(path):
-        os.unlink(path)
-    server = await loop.create_unix_server(lambda: RequestConn(saver), path)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+    server = await listen(path, lambda: BgsaveConn(saver))
+    stop = stop_event()
     log.info("bgsave service listening on %s", path)
     while not stop.is_set():
         try:

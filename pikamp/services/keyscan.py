@@ -12,18 +12,17 @@ already running is not started twice).
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import shutil
-import signal
 import threading
 import time
 
 from setproctitle import setproctitle
 
 from pikamp.config import Config
+from pikamp.services.requests import RequestConn, listen, stop_event
 from pikamp.storage import codec
 from pikamp.storage.engine import META, Engine, Tuning
 
@@ -159,30 +158,23 @@ def info_lines(state: dict, ndbs: int) -> list[str]:
     return lines
 
 
-class RequestConn(asyncio.Protocol):
+class KeyscanConn(RequestConn):
     def __init__(self, scanner: Scanner) -> None:
+        super().__init__()
         self.scanner = scanner
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if b"START" in data:
+    def handle(self, msg: list) -> None:
+        if msg[:1] == [b"START"]:
             self.scanner.start()
-            self.transport.write(b"+OK\r\n")  # type: ignore[attr-defined]
+            self.reply(b"+OK\r\n")
 
 
 async def serve(config: Config) -> None:
     scanner = Scanner(config)
     scanner.publish()
-    loop = asyncio.get_running_loop()
     path = socket_path(scanner.run_dir)
-    if os.path.exists(path):
-        os.unlink(path)
-    server = await loop.create_unix_server(lambda: RequestConn(scanner), path)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+    server = await listen(path, lambda: KeyscanConn(scanner))
+    stop = stop_event()
     log.info("keyscan service listening on %s", path)
     await stop.wait()
     server.close()

@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 
-import hiredis
 from setproctitle import setproctitle
 
 from pikamp.commands.replication import read_state as read_repl_state
 from pikamp.config import Config
+from pikamp.services.requests import RequestConn, listen, stop_event
 from pikamp.storage import binlog
 
 log = logging.getLogger("pikamp.purge")
@@ -62,41 +61,28 @@ class Purger:
                 log.warning("db%d: binlog purge: %s", db, e)
 
 
-class RequestConn(asyncio.Protocol):
+class PurgeConn(RequestConn):
     def __init__(self, purger: Purger) -> None:
+        super().__init__()
         self.purger = purger
-        self.reader = hiredis.Reader()
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
-        while (msg := self.reader.gets()) is not False:
-            if len(msg) == 3 and msg[0] == b"PURGE":
-                try:
-                    self.purger.purge(int(msg[1]), int(msg[2]))
-                    reply = b"+OK\r\n"
-                except OSError as e:
-                    reply = b"-ERR purge failed: " + str(e).encode("latin-1", "replace") + b"\r\n"
-            else:
-                reply = b"-ERR unknown purge request\r\n"
-            if self.transport is not None:
-                self.transport.write(reply)
+    def handle(self, msg: list) -> None:
+        if len(msg) == 3 and msg[0] == b"PURGE":
+            try:
+                self.purger.purge(int(msg[1]), int(msg[2]))
+                self.reply(b"+OK\r\n")
+            except OSError as e:
+                self.reply(b"-ERR purge failed: " + str(e).encode("latin-1", "replace") + b"\r\n")
+        else:
+            self.reply(b"-ERR unknown purge request\r\n")
 
 
 async def serve(config: Config) -> None:
     purger = Purger(config)
-    loop = asyncio.get_running_loop()
     os.makedirs(purger.run_dir, exist_ok=True)
     path = socket_path(purger.run_dir)
-    if os.path.exists(path):
-        os.unlink(path)
-    server = await loop.create_unix_server(lambda: RequestConn(purger), path)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+    server = await listen(path, lambda: PurgeConn(purger))
+    stop = stop_event()
     log.info("purge service listening on %s", path)
     while not stop.is_set():
         try:

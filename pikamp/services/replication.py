@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import time
 
 import hiredis
@@ -42,6 +41,7 @@ from setproctitle import setproctitle
 from pikamp import ipc
 from pikamp.commands.replication import REPL_SOCKET, REPL_STATE
 from pikamp.config import Config, load_runtime, parse_slaveof
+from pikamp.services.requests import RequestConn, listen, stop_event
 from pikamp.storage import binlog as bl
 
 log = logging.getLogger("pikamp.replication")
@@ -123,7 +123,6 @@ class Service:
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
         self.follower: Follower | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     def binlog_dir(self, db: int) -> str:
         return os.path.join(self.log_path, f"log_db{db}")
@@ -502,30 +501,22 @@ def acked_count(service: Service, target: list[tuple[int, int, int]]) -> int:
 
 
 # -- the process -------------------------------------------------------------------
-class ControlConn(asyncio.Protocol):
+class ControlConn(RequestConn):
     def __init__(self, service: Service) -> None:
+        super().__init__()
         self.service = service
-        self.reader = hiredis.Reader()
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
-        while (msg := self.reader.gets()) is not False:
-            reply = b"+OK\r\n"
-            if msg[0] == b"WAIT":
-                asyncio.get_running_loop().create_task(self.wait(msg))
-                continue
-            if msg[:3] == [b"SLAVEOF", b"NO", b"ONE"]:
-                self.service.follow(None, False)
-            elif len(msg) == 4 and msg[0] == b"SLAVEOF":
-                self.service.follow((msg[1].decode("latin-1"), int(msg[2])), msg[3] == b"1")
-            else:
-                reply = b"-ERR unknown replication request\r\n"
-            if self.transport is not None:
-                self.transport.write(reply)
+    def handle(self, msg: list) -> None:
+        if msg[0] == b"WAIT":
+            asyncio.get_running_loop().create_task(self.wait(msg))
+        elif msg[:3] == [b"SLAVEOF", b"NO", b"ONE"]:
+            self.service.follow(None, False)
+            self.reply(b"+OK\r\n")
+        elif len(msg) == 4 and msg[0] == b"SLAVEOF":
+            self.service.follow((msg[1].decode("latin-1"), int(msg[2])), msg[3] == b"1")
+            self.reply(b"+OK\r\n")
+        else:
+            self.reply(b"-ERR unknown replication request\r\n")
 
     async def wait(self, msg: list) -> None:
         """WAIT numreplicas timeout db filenum offset ...: answered with the count."""
@@ -538,19 +529,14 @@ class ControlConn(asyncio.Protocol):
             if n >= want or (deadline is not None and time.monotonic() >= deadline):
                 break
             await asyncio.sleep(0.002)
-        if self.transport is not None:
-            self.transport.write(b":%d\r\n" % n)
+        self.reply(b":%d\r\n" % n)
 
 
 async def serve(config: Config) -> None:
     load_runtime(config)  # SLAVEOF since the start, when this process is restarted
     svc = Service(config)
-    loop = svc.loop = asyncio.get_running_loop()
     os.makedirs(svc.run_dir, exist_ok=True)
-    control = os.path.join(svc.run_dir, REPL_SOCKET)
-    if os.path.exists(control):
-        os.unlink(control)
-    ctl_server = await loop.create_unix_server(lambda: ControlConn(svc), control)
+    ctl_server = await listen(os.path.join(svc.run_dir, REPL_SOCKET), lambda: ControlConn(svc))
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await ReplicaSession(svc, reader, writer).run()
@@ -560,9 +546,7 @@ async def serve(config: Config) -> None:
     server = await asyncio.start_server(accept, bind, port, limit=1 << 26, reuse_address=True)
     log.info("replication service listening on %s:%d", config.get("bind"), port)
     svc.follow(parse_slaveof(config.values.get("slaveof", "")), False)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+    stop = stop_event()
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
