@@ -26,6 +26,7 @@ INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
 NOAUTH = "NOAUTH Authentication required."
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 READONLY = "READONLY You can't write against a read only replica."
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 SAME_OBJECT = "ERR source and destination objects are the same"
 NESTED_MULTI = "ERR MULTI calls can not be nested"
 
@@ -70,4 +71,3 @@ def _oneline(s: str) -> str:
     return s.replace("\r", " ").replace("\n", " ")
 
 
-READONLY = "READONLY You can't write against a read only replica."

@@ -90,6 +90,16 @@ def _ignore(reply: bytes) -> None:
     pass
 
 
+def writes(conn: Client) -> bool:
+    """Whether the transaction queued a write (EXEC is then refused where
+    writes are: Redis checks the transaction's flags the same way)."""
+    for args in conn.multi or ():
+        cmd = _lookup(args[0])
+        if cmd is not None and cmd.is_write:
+            return True
+    return False
+
+
 def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
     """EXEC: run the queued commands in their owner; the reply comes later."""
     w = conn.worker

@@ -26,7 +26,7 @@ from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
-from pikamp.errors import NOAUTH, READONLY, RespError, unknown_command, wrong_arity
+from pikamp.errors import NOAUTH, NOREPLICAS, READONLY, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
 from pikamp.monitor import MonitorLink
 from pikamp.protocol import ProtocolError, RequestParser
@@ -222,7 +222,7 @@ class Client(asyncio.Protocol):
         w = self.worker
         owner = self.db_index % w.nworkers
         if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
-                or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.read_only):
+                or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.write_refusal):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -291,10 +291,15 @@ class Client(asyncio.Protocol):
             cmd.rejected += 1
             self.add_reply(w.count_error(error))
             return
-        if w.read_only and cmd.is_write:  # a replica: its data comes from the master only
+        if w.write_refusal and (cmd.is_write or (cmd.name == "exec" and multi.writes(self))):
+            # A replica (its data comes from the master only), or too few good
+            # replicas (min-replicas-to-write): writes refused, as EXECs that write.
             self.multi_failed = self.multi is not None
             cmd.rejected += 1
-            self.add_reply(w.count_error(b"-" + READONLY.encode() + b"\r\n"))
+            error = w.write_refusal
+            if cmd.name == "exec":
+                error = multi.abort(self, error)
+            self.add_reply(w.count_error(error))
             return
         if w.pause_kind and pause.holds(self, cmd):  # CLIENT PAUSE: it runs when the pause ends
             pause.hold(self, args)
@@ -595,7 +600,10 @@ class Worker:
         # Replication: the master this server follows (None: it is a master),
         # and whether clients' writes are refused (slave-read-only).
         self.replica_of: tuple[str, int] | None = None
-        self.read_only = False
+        # The error every write gets now (READONLY on a replica, NOREPLICAS
+        # below min-replicas-to-write), or None: one check per command.
+        self.write_refusal: bytes | None = None
+        self.good_replicas_short = False  # (min-replicas-to-write, looked at once a second)
         # INFO errorstats (error code -> count) and the slow log, of the commands run here.
         self.errors: dict[bytes, int] = {}
         self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
@@ -953,6 +961,7 @@ class Worker:
             max_background_jobs=cfg.int("max-background-jobs"),
             fsync=cfg.get("appendfsync"),
         )
+        eng.follower = self.replica_of is not None  # (before the binlog: a replica logs no writes of its own)
         if cfg.bool("write-binlog"):
             try:
                 eng.attach_binlog(Binlog(self.binlog_path(index), cfg.int("binlog-file-size"),
@@ -977,8 +986,36 @@ class Worker:
     def set_replica(self, master: tuple[str, int] | None) -> None:
         """Follow ``master`` (None: be a master): writes refused, no expiry of our own."""
         self.replica_of = master
-        self.read_only = master is not None and self.config.bool("slave-read-only")
+        for db in self.dbs.values():
+            db.engine.set_follower(master is not None)  # a promoted replica's binlogs take new identities
+        self.update_write_refusal()
         self.update_expiry()
+
+    def update_write_refusal(self) -> None:
+        if self.replica_of is not None and self.config.bool("slave-read-only"):
+            self.write_refusal = b"-" + READONLY.encode() + b"\r\n"
+        elif self.replica_of is None and self.good_replicas_short:
+            self.write_refusal = b"-" + NOREPLICAS.encode() + b"\r\n"
+        else:
+            self.write_refusal = None
+
+    def replicas_cron(self) -> None:
+        """Once a second, as Redis' replicationCron: with min-replicas-to-write
+        N and min-replicas-max-lag S, a master takes writes only while N
+        replicas are online and acked within S seconds."""
+        values = self.config.values
+        want = int(values.get("min-replicas-to-write") or values.get("min-slaves-to-write") or 0)
+        lag = int(values.get("min-replicas-max-lag") or values.get("min-slaves-max-lag") or 10)
+        short = False
+        if want and lag and self.replica_of is None:
+            from pikamp.commands.replication import read_state  # (the command modules import the worker)
+
+            good = sum(1 for r in read_state(self.run_dir).get("replicas", [])
+                       if r.get("state") == "online" and r.get("lag", lag + 1) <= lag)
+            short = good < want
+        if short != self.good_replicas_short:
+            self.good_replicas_short = short
+            self.update_write_refusal()
 
     def update_expiry(self) -> None:
         """Keys expire here unless paused (CLIENT PAUSE) or a replica (the master expires them)."""
@@ -1034,6 +1071,7 @@ class Worker:
             self.clock.tick()
             if tick % 10 == 0:
                 self.disk_cron()
+                self.replicas_cron()
             for db in self.dbs.values():
                 if self.pause_kind or self.replica_of:  # paused, or a replica (the master expires)
                     break

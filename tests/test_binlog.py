@@ -218,3 +218,59 @@ def test_write_binlog_no(tmp_path):
     finally:
         assert srv.stop() == 0
     assert not os.path.exists(tmp_path / "srv" / "log" / "log_db0")
+
+
+def test_a_copy_holds_the_masters_items_at_the_masters_positions(tmp_path):
+    """What a replica does with its master's binlog: from a full sync's
+    position (a pad item covers the part it lacks), the master's frames
+    verbatim, across a roll; reopened, it ends where the master's does; a
+    promotion keeps the old history reachable (covers, serves_from)."""
+    src = bl.Binlog(str(tmp_path / "master"), 300)
+    for i in range(4):
+        src.append(bl.encode_ops([(bl.OP_PUT, 0, b"k%d" % i, b"v" * 50)]))
+    cut = src.position  # a full sync's position
+    for i in range(10):  # rolls every ~300 bytes
+        src.append(bl.encode_ops([(bl.OP_PUT, 0, b"n%d" % i, b"w" * 60)]))
+    src.sync()
+    assert src.filenum > cut[0]
+    copy = bl.Binlog(str(tmp_path / "copy"), 1 << 20)  # its own file size does not matter
+    copy.reset_to(src.ident, *cut)
+    assert copy.position == cut and not copy.is_empty()
+    items = bl.Reader(src.path, *cut).read()
+    assert len(items) == 10
+    copy.place(src.ident, items[:3])
+    copy.place(src.ident, items[3:])
+    assert copy.position == src.position and copy.ident == src.ident
+    copy.close()
+    copy = bl.Binlog(str(tmp_path / "copy"), 1 << 20)
+    assert copy.position == src.position and copy.logic_id == src.logic_id
+    for n in range(cut[0] + 1, src.filenum + 1):  # whole files are byte for byte the master's
+        with open(src.file_path(n), "rb") as a, open(copy.file_path(n), "rb") as b:
+            assert a.read() == b.read()
+    with open(copy.file_path(cut[0]), "rb") as f:
+        assert bl.pad_end(f) == cut[1]
+    assert [c for *_, c in copy.items_from(*cut)] == [c for *_, c in src.items_from(*cut)]
+    assert copy.covers(src.ident, *cut) and not copy.covers(b"x" * 16, *cut)
+    assert bl.serves_from(copy.path, src.ident, *cut)
+    assert not bl.serves_from(copy.path, src.ident, cut[0], 0)  # inside the pad: not held here
+    # Promoted: a new identity, the old one still reaches up to here.
+    old, end = copy.ident, copy.position
+    copy.new_identity()
+    copy.append(bl.encode_ops([(bl.OP_PUT, 0, b"own", b"1")]))
+    copy.sync()
+    assert copy.ident != old and copy.covers(old, *end) and copy.covers(copy.ident, *copy.position)
+    assert not copy.covers(old, *copy.position)
+    assert bl.serves_from(copy.path, old, *end) and bl.serves_from(copy.path, copy.ident, *end)
+    assert bl.read_past(copy.path) == [(old, *end)]
+    copy.close()
+    src.close()
+    # An item that does not follow is refused before anything is applied.
+    eng = Engine(str(tmp_path / "db"))
+    try:
+        eng.attach_binlog(bl.Binlog(str(tmp_path / "enginelog"), 1 << 20))
+        eng.set_follower(True)
+        with pytest.raises(bl.BinlogError):
+            eng.replicate(old, [items[5][2]], lambda cf, key: None)
+        assert not eng.replicated and eng.get(0, b"n5") is None
+    finally:
+        eng.close()

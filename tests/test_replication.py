@@ -288,3 +288,115 @@ def test_wait(pair):
         assert c.read_reply() == b":1\r\n"
         assert redis.Redis(host=HOST, port=replica.port, protocol=2).get("w") == str(i).encode()
     assert RawConn(replica.port).call("WAIT", "1", "1").startswith(b"-ERR WAIT cannot be used with replica")
+
+
+def test_failover_reattaches_partially(tmp_path):
+    """A replica's binlog is a copy of its master's: after a failover the other
+    replica and the old master resume from the positions they hold (partial),
+    as Sentinel's promotion needs; an old master that took writes the new
+    one never saw cannot, and gets one full sync that drops them."""
+    master = PikampServer(str(tmp_path / "master")).start()
+    r1 = PikampServer(str(tmp_path / "r1")).start()
+    r2 = PikampServer(str(tmp_path / "r2")).start()
+    try:
+        _writes(master.port, 200, "a")
+        _follow(r1, master)
+        _follow(r2, master)
+        _writes(master.port, 100, "b")
+        _wait_synced(master, r1)
+        _wait_synced(master, r2)
+        master.stop()
+        assert RawConn(r1.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+        _writes(r1.port, 100, "c")  # the new master's own writes, before the others come back
+        _follow(r2, r1)
+        _writes(r1.port, 100, "d")
+        _wait_synced(r1, r2)
+        master.start()
+        _follow(master, r1)
+        _writes(r1.port, 50, "e")
+        _wait_synced(r1, master)
+        _wait_synced(r1, r2)
+        stats = _info(r1.port, "stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"], stats["sync_partial_err"]) == ("0", "2", "0")
+        expected = _dataset(r1.port)
+        assert _dataset(r2.port) == expected and _dataset(master.port) == expected
+        assert redis.Redis(host=HOST, port=master.port, protocol=2).get("es1") == b"1"
+        # Promote the old master again, r1 back under it: still partial (a
+        # history continued twice), and the chain r2 -> r1 -> master follows.
+        assert RawConn(master.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+        _follow(r1, master)
+        _writes(master.port, 50, "f")
+        _wait_synced(master, r1)
+        _wait_synced(r1, r2)
+        assert _info(master.port, "stats")["sync_full"] == "0"
+        assert _info(r1.port, "stats")["sync_full"] == "0"
+        assert _dataset(r2.port) == _dataset(master.port)
+    finally:
+        for s in (r2, r1, master):
+            s.stop()
+
+
+def test_old_master_with_lost_writes_full_syncs(tmp_path):
+    master = PikampServer(str(tmp_path / "master")).start()
+    replica = PikampServer(str(tmp_path / "replica")).start()
+    try:
+        _writes(master.port, 100, "a")
+        _follow(replica, master)
+        _wait_synced(master, replica)
+        replica.stop()
+        redis.Redis(host=HOST, port=master.port, protocol=2).set("lost", "1")  # never replicated
+        master.stop()
+        replica.start()
+        assert RawConn(replica.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+        redis.Redis(host=HOST, port=replica.port, protocol=2).set("kept", "1")
+        master.start()
+        _follow(master, replica)
+        _wait_synced(replica, master)
+        stats = _info(replica.port, "stats")
+        assert stats["sync_full"] == "1" and stats["sync_partial_err"] == "1"
+        old = redis.Redis(host=HOST, port=master.port, protocol=2)
+        assert old.get("lost") is None and old.get("kept") == b"1"
+        assert _dataset(master.port) == _dataset(replica.port)
+    finally:
+        replica.stop()
+        master.stop()
+
+
+def test_min_replicas_to_write(pair, tmp_path):
+    """min-replicas-to-write: a master with fewer good replicas refuses writes
+    (and EXECs that write) with Redis' replies, and takes them again once a
+    replica is online and acks."""
+    from servers import RedisServer
+
+    master, replica = pair
+    ref = RedisServer(str(tmp_path / "redis")).start()
+    seq = [("SET", "k", "1"), ("GET", "k"), ("MULTI",), ("GET", "k"), ("SET", "k", "2"), ("EXEC",),
+           ("MULTI",), ("GET", "k"), ("EXEC",), ("INCR", "n")]
+    try:
+        for port in (ref.port, master.port):
+            c = RawConn(port)
+            assert c.call("SET", "k", "0") == b"+OK\r\n"
+            assert c.call("CONFIG", "SET", "min-slaves-to-write", "1") == b"+OK\r\n"
+        deadline = time.monotonic() + 10  # (pikamp looks once a second, as Redis' cron does)
+        while RawConn(master.port).call("SET", "probe", "1") == b"+OK\r\n" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        mine, theirs = RawConn(master.port), RawConn(ref.port)
+        got = [mine.call(*cmd) for cmd in seq]
+        assert got == [theirs.call(*cmd) for cmd in seq]
+        assert got[0] == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+        assert RawConn(master.port).call("CONFIG", "GET", "min-replicas-to-write") == (
+            b"*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n1\r\n")
+        _follow(replica, master)
+        _wait_synced(master, replica)
+        deadline = time.monotonic() + 10
+        while RawConn(master.port).call("SET", "probe", "2") != b"+OK\r\n" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mine.call("SET", "k", "3") == b"+OK\r\n"
+        replica.stop()  # the replica goes: writes refused again once its lag passes min-replicas-max-lag
+        assert mine.call("CONFIG", "SET", "min-replicas-max-lag", "1") == b"+OK\r\n"
+        deadline = time.monotonic() + 15
+        while mine.call("SET", "k", "4") == b"+OK\r\n" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mine.call("SET", "k", "5").startswith(b"-NOREPLICAS")
+    finally:
+        ref.stop()

@@ -2,7 +2,8 @@
 unchanged: it finds the replicas from the master's INFO, and when the master
 is killed it promotes one (SLAVEOF NO ONE, CONFIG REWRITE, CLIENT KILL inside
 MULTI/EXEC), repoints the other, and turns the old master, when it is back,
-into a replica; redis-py's Sentinel client finds the new master."""
+into a replica; both re-attach by partial sync; redis-py's Sentinel client
+finds the new master."""
 from __future__ import annotations
 
 import os
@@ -84,6 +85,9 @@ def test_sentinel_failover(tmp_path):
         master.start()  # back: sentinel makes it a replica of the new master
         _wait(lambda: _synced(new.port, master.port), timeout=90)
         assert redis.Redis(host=HOST, port=master.port, protocol=2).get("after") == b"failover"
+        # Both came back by partial sync: a replica's binlog copies its master's.
+        stats = RawConn(new.port).call("INFO", "stats").decode()
+        assert "sync_full:0\r\n" in stats and "sync_partial_ok:2\r\n" in stats, stats
     finally:
         if sentinel is not None:
             sentinel.kill()

@@ -5,11 +5,11 @@ a DB's owner worker does what touches the DB, on request over its IPC socket:
 
 - master: ``__checkpoint_db dir`` (a full sync's RocksDB checkpoint; answers the
   binlog position it holds);
-- replica: ``__master_position`` (what it applied of the master's binlog),
-  ``__replicate position item...`` (apply binlog items: their effects go into
-  this DB's own batch, and so into its own binlog, with the master's position
-  in the same batch), ``__install_db dir position`` (a full sync's files
-  become the DB).
+- replica: ``__master_position`` (the binlog position the DB holds),
+  ``__replicate position frame...`` (apply the master's binlog items: their
+  effects go into this DB's batch, the items verbatim into its binlog, which is
+  a copy of the master's, and the position after them into the same batch),
+  ``__install_db dir position`` (a full sync's files become the DB).
 
 A replica refuses writes from clients (``slave-read-only``) and expires no key
 itself: it waits for the master's deletes (reads still hide expired keys).
@@ -26,9 +26,8 @@ from pikamp.deferred import Deferred
 from pikamp.errors import SYNTAX, RespError
 from pikamp.numbers import parse_int
 from pikamp.resp import decode
-from pikamp.storage import codec
-from pikamp.storage.binlog import OP_DELETE, OP_PUT, decode_ops
-from pikamp.storage.engine import META, STATE
+from pikamp.storage.binlog import BinlogError, unpack_position
+from pikamp.storage.engine import META
 
 UNAVAILABLE = b"-ERR the replication process is not available; try again\r\n"
 REPL_SOCKET = "replication.sock"
@@ -199,29 +198,28 @@ def _checkpoint_db(ctx, args):
 
 
 @command("__master_position", 1, internal=True, group="server",
-         summary="The master binlog position this replica DB has applied (nil: none)")
+         summary="The binlog position this DB has applied (nil: none)")
 def _master_position(ctx, args):
-    return ctx.db.engine.get(STATE, codec.MASTER_POS_KEY)
+    # A replica's binlog copies its master's, so this is a position in the
+    # master's history (or in the history it came from, after a failover).
+    ctx.db.commit()
+    return ctx.db.engine.position()
 
 
 @command("__replicate", -3, "write", internal=True, group="server",
-         summary="Apply binlog items from the master, and the master position after them")
+         summary="Apply binlog items (whole frames) from the master, under its identity args[1]")
 def _replicate(ctx, args):
     db = ctx.db
-    eng = db.engine
-    put, delete, delete_range = eng.put, eng.delete, eng.delete_range
     blocked = db.blocked
-    for content in args[2:]:
-        for op, cf, a, b in decode_ops(content):
-            if op == OP_PUT:
-                put(cf, a, b)
-                if cf == META and blocked and a in blocked:
-                    db.mark_ready(a)  # a client BLPOPs this key on the replica
-            elif op == OP_DELETE:
-                delete(cf, a)
-            else:
-                delete_range(cf, a, b)
-    put(STATE, codec.MASTER_POS_KEY, args[1])
+
+    def on_put(cf: int, key: bytes) -> None:
+        if cf == META and blocked and key in blocked:
+            db.mark_ready(key)  # a client BLPOPs this key on the replica
+
+    try:
+        db.engine.replicate(unpack_position(args[1])[0], args[2:], on_put)
+    except BinlogError as e:
+        raise RespError(f"ERR {e}") from None
     db.reload_size()  # the key count came with the effects
     return "OK"
 
@@ -247,8 +245,7 @@ def _install_db(ctx, args):
     finally:
         db.reopen(w.open_engine(db.index))
     shutil.rmtree(old, ignore_errors=True)
-    db.engine.put(STATE, codec.MASTER_POS_KEY, args[2])
-    db.commit()
+    db.engine.adopt_position(*unpack_position(args[2]))
     for key in list(db.blocked):
         if db.lookup(key) is not None:
             db.mark_ready(key)

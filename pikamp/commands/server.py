@@ -36,9 +36,7 @@ from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
 from pikamp.services.bgsave import read_state as bgsave_state
 from pikamp.commands.replication import read_state as repl_state
-from pikamp.storage import codec
 from pikamp.storage.binlog import unpack_position
-from pikamp.storage.engine import STATE
 from pikamp.services.keyscan import info_lines as keyscan_lines
 from pikamp.services.keyscan import read_state as keyscan_state
 from pikamp.services.keyscan import socket_path as keyscan_socket
@@ -895,7 +893,7 @@ def _master_positions(w) -> list:
         return []
     out = []
     for i, db in sorted(w.dbs.items()):
-        raw = db.engine.get(STATE, codec.MASTER_POS_KEY)
+        raw = db.engine.position()
         if raw is not None:
             _, filenum, offset = unpack_position(raw)
             out.append([i, filenum, offset])

@@ -2,10 +2,13 @@
 replica follows its master.
 
 Master side: it listens on ``port + 2000`` (Pika's convention). A replica
-sends, for every DB, the master binlog position it has applied. Where the
-position is in this master's binlog (same identity, file not purged), the DB
-resyncs partially: the items from there on are read from the binlog files
-(storage.binlog.Reader, following the owner's appends) and streamed. Else (a
+sends, for every DB, the binlog position it holds. A replica's binlog is a
+copy of its master's (same items, file numbers, offsets and identity), so
+where the position is in this master's history (its identity, or one it
+continues: it was a replica of that history's master before a failover), and
+the file is not purged, the DB resyncs partially: the items from there on are
+read from the binlog files (storage.binlog.Reader, following the owner's
+appends) and streamed. Else (a
 new replica, a purged position, ``SLAVEOF ... force``) it is a full sync: the
 owner makes a RocksDB checkpoint of the DB (``__checkpoint_db``: hard links,
 and the binlog position it holds), its files are streamed, and the items
@@ -14,15 +17,15 @@ still needs are not purged (``needed`` in the published state).
 
 Replica side: it connects to the master (``masterauth``), sends the positions
 (``__master_position`` of each owner), and hands what comes to the owners:
-items (``__replicate``: the owner applies them, logs them in its own binlog
-with the new master position in the same batch, then it is acked) and full
+items (``__replicate``: the owner applies them, appends them verbatim to its
+own binlog, the position after them in the same batch, then it is acked) and full
 syncs' files (``__install_db``). A cut link reconnects and resumes from the
 positions the DBs hold, so a replica restarted or cut off resyncs partially.
 
 Wire protocol (RESP arrays, both ways):
   replica -> master  AUTH pw | SYNC listening-port force ndbs pos0 ... | ACK db pos
   master -> replica  FULL db | FILE db relpath chunk | SYNCED db pos |
-                     ITEMS db pos content... | PING | -ERR ...
+                     ITEMS db pos frame... | PING | -ERR ...
 Control (RESP on ``.run/replication.sock``): SLAVEOF host port force | SLAVEOF NO ONE.
 State for INFO replication, ROLE and the purge process: ``.run/replication.json``.
 """
@@ -251,13 +254,13 @@ class ReplicaSession:
             reader = None
             if record and not force:
                 rid, filenum, offset = bl.unpack_position(record)
-                file = bl.file_path(path, filenum)
-                # (A position past what this binlog holds: the replica saw writes this master lost.)
-                if rid == ident and os.path.exists(file) and offset <= os.path.getsize(file):
+                # Ours, or of a history ours continues (this server was a
+                # replica of the one the position comes from): partial.
+                if bl.serves_from(path, rid, filenum, offset):
                     reader = bl.Reader(path, filenum, offset)
                     self.needed[db] = filenum
-                elif rid == ident:
-                    self.partial_err = True  # its position was purged
+                elif rid == ident or any(rid == old for old, _, _ in bl.read_past(path)):
+                    self.partial_err = True  # purged, or past where our copy of that history ends
             if reader is None:
                 self.full = True
                 reader, ident = await self.full_sync(db)
@@ -269,17 +272,34 @@ class ReplicaSession:
                     svc.sync_partial_ok += 1
                 if self.partial_err:
                     svc.sync_partial_err += 1
-            last_manifest = time.monotonic()
-            idle = time.monotonic()
+                svc.publish()  # (INFO shows it now, not at the next twice-a-second publish)
+            idle = last_look = time.monotonic()
             wait = POLL
             while True:
                 items = reader.read(ITEMS_BYTES)
                 now = time.monotonic()
+                if items or now - last_look >= 1.0:
+                    # The identity to label items with, read after them: an item
+                    # appended under a new identity was appended after the
+                    # manifest named it. A new identity that continues ours
+                    # (promoted; following another master that took our
+                    # position) labels them; a binlog that started afresh or
+                    # was replaced by a full sync ends the link (the replica
+                    # comes back and finds out where it stands).
+                    last_look = now
+                    m = bl.read_manifest(path)
+                    if m is not None and m[4] != ident:
+                        if not any(ident == old for old, _, _ in bl.read_past(path)):
+                            log.info("db%d: the binlog started afresh; replica %s:%d resyncs",
+                                     db, self.ip, self.port)
+                            self.writer.close()
+                            return
+                        ident = m[4]
                 if items:
                     wait = POLL
-                    filenum, end, _ = items[-1]
-                    pos = bl.pack_position(ident, filenum, end)
-                    self.send([b"ITEMS", b"%d" % db, pos, *[c for _, _, c in items]])
+                    filenum, offset, frame = items[-1]
+                    pos = bl.pack_position(ident, filenum, offset + len(frame))
+                    self.send([b"ITEMS", b"%d" % db, pos, *[f for _, _, f in items]])
                     await self.writer.drain()
                     idle = now
                     continue
@@ -287,13 +307,6 @@ class ReplicaSession:
                     self.send([b"PING"])
                     await self.writer.drain()
                     idle = now
-                if now - last_manifest >= 1.0:  # its binlog started afresh (SWAPDB ...): resync
-                    last_manifest = now
-                    m = bl.read_manifest(path)
-                    if m is not None and m[4] != ident:
-                        log.info("db%d: the binlog started afresh; replica %s:%d resyncs", db, self.ip, self.port)
-                        self.writer.close()
-                        return
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, POLL_IDLE)
         except bl.BinlogError as e:

@@ -20,9 +20,19 @@ the DB and its binlog never disagree. A binlog whose identity the DB does not
 know (its directory replaced, a restored dump) starts afresh under a new one.
 
 The manifest (Pika's 24 bytes: file number u32, offset u64, logic id u64,
-term u32; then our 16-byte identity and a crc32) is rewritten when a file is
+term u32; then our 16-byte identity, the identities this binlog had before
+with the position where each ended, and a crc32) is rewritten when a file is
 rolled, once a second while items are appended, and on close: opening scans
 only from its position to the end.
+
+A replica's binlog is a byte-for-byte copy of its master's (``place``): the
+master's items at the master's file numbers and offsets, under the master's
+identity. So positions mean the same on every server of a replication group,
+and after a failover the others resume from the positions they hold: a
+promoted replica takes a new identity (``new_identity``) but remembers the
+old one and where it ended, as Redis' replid2 and second_repl_offset do. A
+copy that starts in the middle of a file (after a full sync) begins with a
+pad item covering the part it does not hold (a sparse hole on disk).
 """
 from __future__ import annotations
 
@@ -40,7 +50,10 @@ PREFIX = "write2file"
 FRAME = struct.Struct("<II")  # crc32 of the item, the item's length
 HEADER = struct.Struct("<HIIQIQI")  # type, exec_time, term, logic_id, filenum, offset, content_len
 MANIFEST = struct.Struct("<IQQI16s")
+PAST = struct.Struct("<16sIQ")  # an identity this binlog had, and where it ended
+MAX_PAST = 8
 TYPE_BATCH = 1
+TYPE_PAD = 2  # the start of a file a copy does not hold; its crc covers the header only
 OP_PUT, OP_DELETE, OP_RANGE = 1, 2, 3
 _OP = struct.Struct("<BBI")  # op, column family, first length
 _LEN = struct.Struct("<I")
@@ -108,6 +121,7 @@ class Binlog:
         self.offset = 0
         self.logic_id = 0
         self.term = 0
+        self.past: list[tuple[bytes, int, int]] = []  # earlier identities, oldest first
         self.fd = -1
         self.unsynced = False
         self.manifest_dirty = False
@@ -128,6 +142,7 @@ class Binlog:
             return
         filenum, offset, logic_id, term, ident = saved
         self.ident, self.term, self.logic_id = ident, term, logic_id
+        self.past = read_past(self.path)
         last = files[-1]
         if filenum != last:  # rolled after the manifest was written: scan the newest file whole
             filenum, offset = last, 0
@@ -151,6 +166,7 @@ class Binlog:
     def _start_afresh(self, filenum: int) -> None:
         """A new identity from a new file on: positions before it mean nothing now."""
         self.ident = uuid.uuid4().bytes
+        self.past = []
         self.filenum, self.offset = filenum, 0
         if self.fd >= 0:
             os.close(self.fd)
@@ -168,18 +184,37 @@ class Binlog:
 
     def _scan_end(self, filenum: int, offset: int, logic_id: int | None) -> tuple[int, int | None]:
         """The offset after the last whole, valid item from ``offset`` on, and its logic id."""
+        with open(self.file_path(filenum), "rb") as f:
+            offset = max(offset, pad_end(f))
         for _, _, end, header, _ in self._items_in(filenum, offset, strict=False):
             offset, logic_id = end, header[3]
         return offset, logic_id
 
     def save_manifest(self) -> None:
-        """Record the end (and identity) in the manifest, atomically."""
+        """Record the end (and identities) in the manifest, atomically."""
         body = MANIFEST.pack(self.filenum, self.offset, self.logic_id, self.term, self.ident)
+        body += b"".join(PAST.pack(*p) for p in self.past[-MAX_PAST:])
         tmp = os.path.join(self.path, "manifest.tmp")
         with open(tmp, "wb") as f:
             f.write(body + _LEN.pack(zlib.crc32(body)))
         os.replace(tmp, os.path.join(self.path, "manifest"))
         self.manifest_dirty = False
+
+    def covers(self, ident: bytes, filenum: int, offset: int) -> bool:
+        """Whether (ident, filenum, offset) is a position of this binlog's history."""
+        return covers(self.ident, self.past, (self.filenum, self.offset), ident, filenum, offset)
+
+    def new_identity(self) -> None:
+        """A new history from here on (a replica promoted to master): positions
+        up to here keep their meaning under the old identity."""
+        self._set_identity(uuid.uuid4().bytes)
+        self.term += 1
+
+    def _set_identity(self, ident: bytes) -> None:
+        if ident != self.ident:
+            self.past = (self.past + [(self.ident, self.filenum, self.offset)])[-MAX_PAST:]
+            self.ident = ident
+            self.save_manifest()  # before any batch records a position under it
 
     # -- appending -----------------------------------------------------------
     @property
@@ -223,12 +258,63 @@ class Binlog:
             return
         self.offset = offset
 
-    def _roll(self) -> None:
+    def _roll(self, to: int | None = None) -> None:
         os.fsync(self.fd)
         os.close(self.fd)
-        self.filenum += 1
+        self.filenum = self.filenum + 1 if to is None else to
         self.offset = 0
         self.fd = os.open(self.file_path(self.filenum), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.save_manifest()
+
+    # -- a replica's copy of its master's binlog ----------------------------------
+    @staticmethod
+    def follows(position: tuple[int, int], filenum: int, offset: int) -> bool:
+        """Whether an item at (filenum, offset) comes right after ``position``:
+        at its end, or at the start of the next file (the master rolled)."""
+        return (filenum, offset) == position or (filenum == position[0] + 1 and offset == 0)
+
+    def place(self, ident: bytes, frames_: list[tuple[int, int, bytes]]) -> None:
+        """Append the master's items verbatim: (filenum, offset, frame) each,
+        in order, each right after the previous (``follows``); the binlog takes
+        the master's identity. OSError, with nothing appended, if the disk refuses."""
+        self._set_identity(ident)
+        start = self.position
+        try:
+            for filenum, offset, frame in frames_:
+                if filenum != self.filenum:
+                    self._roll(filenum)
+                if os.write(self.fd, frame) != len(frame):
+                    raise OSError(28, "short write to the binlog")
+                self.offset += len(frame)
+            if self.sync_each:
+                os.fdatasync(self.fd)
+        except OSError:
+            self.undo(*start)
+            raise
+        self.logic_id = HEADER.unpack_from(frames_[-1][2], FRAME.size)[3]
+        self.unsynced = True
+        self.manifest_dirty = True
+
+    def reset_to(self, ident: bytes, filenum: int, offset: int) -> None:
+        """Become an empty copy of a master's binlog that ends at (filenum,
+        offset) (a full sync): the files of the old history go; the file
+        starts with a pad item up to ``offset``."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        for n in files_in(self.path):
+            os.unlink(self.file_path(n))
+        self.ident, self.past = ident, []
+        self.filenum, self.offset = filenum, offset
+        self.fd = os.open(self.file_path(filenum), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if offset:
+            if offset < FRAME.size + HEADER.size:
+                raise BinlogError(f"no item ends at offset {offset}")
+            hole = offset - FRAME.size - HEADER.size
+            header = HEADER.pack(TYPE_PAD, int(time.time()), self.term, self.logic_id, filenum, 0, hole)
+            os.write(self.fd, FRAME.pack(zlib.crc32(header), HEADER.size + hole) + header)
+            os.ftruncate(self.fd, offset)  # the hole: no disk space
+            os.fsync(self.fd)
         self.save_manifest()
 
     def sync(self) -> None:
@@ -262,6 +348,7 @@ class Binlog:
 
     def _items_in(self, filenum: int, offset: int, strict: bool) -> Iterator[tuple[int, int, int, tuple, bytes]]:
         with open(self.file_path(filenum), "rb") as f:
+            offset = max(offset, pad_end(f))
             f.seek(offset)
             data = f.read()
         pos = 0
@@ -341,16 +428,68 @@ def purge(path: str, keep_nums: int, keep_days: int, up_to: int | None = None,
     return deleted
 
 
-def read_manifest(path: str) -> tuple[int, int, int, int, bytes] | None:
-    """(filenum, offset, logic id, term, identity) of a binlog directory's manifest."""
+def _manifest_body(path: str) -> bytes | None:
     try:
         with open(os.path.join(path, "manifest"), "rb") as f:
             raw = f.read()
     except FileNotFoundError:
         return None
-    if len(raw) != MANIFEST.size + 4 or zlib.crc32(raw[:-4]) != _LEN.unpack(raw[-4:])[0]:
+    if (len(raw) < MANIFEST.size + 4 or (len(raw) - MANIFEST.size - 4) % PAST.size
+            or zlib.crc32(raw[:-4]) != _LEN.unpack(raw[-4:])[0]):
         return None
-    return MANIFEST.unpack(raw[:-4])
+    return raw[:-4]
+
+
+def read_manifest(path: str) -> tuple[int, int, int, int, bytes] | None:
+    """(filenum, offset, logic id, term, identity) of a binlog directory's manifest."""
+    body = _manifest_body(path)
+    return None if body is None else MANIFEST.unpack_from(body)
+
+
+def read_past(path: str) -> list[tuple[bytes, int, int]]:
+    """The earlier identities of a binlog directory, each with where it ended."""
+    body = _manifest_body(path) or b""
+    return [PAST.unpack_from(body, at) for at in range(MANIFEST.size, len(body), PAST.size)]
+
+
+def covers(ident: bytes, past: list[tuple[bytes, int, int]], end: tuple[int, int],
+           rid: bytes, filenum: int, offset: int) -> bool:
+    """Whether position (rid, filenum, offset) lies in the history of a binlog
+    with identity ``ident``, earlier identities ``past`` and end ``end``: that
+    binlog holds the same items up to there."""
+    if rid == ident:
+        return (filenum, offset) <= end
+    return any(rid == old and (filenum, offset) <= (f, o) for old, f, o in past)
+
+
+def pad_end(f) -> int:
+    """Where the items of an open binlog file start: after its pad item, if it has one."""
+    f.seek(0)
+    head = f.read(FRAME.size + HEADER.size)
+    if len(head) < FRAME.size + HEADER.size:
+        return 0
+    crc, length = FRAME.unpack_from(head)
+    header = head[FRAME.size :]
+    if HEADER.unpack_from(header)[0] != TYPE_PAD or zlib.crc32(header) != crc:
+        return 0
+    return FRAME.size + length
+
+
+def serves_from(path: str, rid: bytes, filenum: int, offset: int) -> bool:
+    """Whether the binlog directory ``path`` can stream from position (rid,
+    filenum, offset) on: the position is in its history and its file is there."""
+    manifest = read_manifest(path)
+    if manifest is None:
+        return False
+    # (The manifest's end lags the appends: the file's size bounds the position.)
+    end = (filenum, offset) if rid == manifest[4] else (manifest[0], manifest[1])
+    if not covers(manifest[4], read_past(path), end, rid, filenum, offset):
+        return False
+    try:
+        with open(file_path(path, filenum), "rb") as f:
+            return pad_end(f) <= offset <= os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return False
 
 
 class Reader:
@@ -372,9 +511,9 @@ class Reader:
             self.f = None
 
     def read(self, max_bytes: int = 4 << 20) -> list[tuple[int, int, bytes]]:
-        """(filenum, end offset, content) of the whole items appended since the
-        last call, up to about ``max_bytes``; BinlogError if the position is
-        gone (purged) or the file is corrupt there."""
+        """(filenum, offset, frame) of the whole items appended since the last
+        call, up to about ``max_bytes``; BinlogError if the position is gone
+        (purged) or the file is corrupt there."""
         out: list[tuple[int, int, bytes]] = []
         total = 0
         while total < max_bytes:
@@ -383,14 +522,15 @@ class Reader:
                     self.f = open(file_path(self.path, self.filenum), "rb")
                 except FileNotFoundError:
                     raise BinlogError(f"{PREFIX}{self.filenum} is gone (purged?)") from None
+                self.offset = max(self.offset, pad_end(self.f))
                 self.f.seek(self.offset)
                 self.buf = b""
             more = self.f.read(self.CHUNK)
             self.buf += more
             pos = 0
             buf = self.buf
-            for start, end, _, content in frames(buf):
-                out.append((self.filenum, self.offset + end, content))
+            for start, end, _, _ in frames(buf):
+                out.append((self.filenum, self.offset + start, buf[start:end]))
                 total += end - start
                 pos = end
             if whole_frame_at(buf, pos):

@@ -43,9 +43,9 @@ DBSIZE_KEY = b"dbsize"
 # (Database._check_format).
 FORMAT_KEY = b"format-version"
 # In STATE: the binlog position the DB has applied (storage.binlog.pack_position).
+# A replica's binlog copies its master's, so on a replica it is the master's
+# position. (Earlier versions also kept a "master-position" key; it is unused.)
 BINLOG_POS_KEY = b"binlog-position"
-# In STATE, on a replica: the master's binlog position it has applied.
-MASTER_POS_KEY = b"master-position"
 #   1: the first layout.
 #   2: long strings may be CHUNKED (version 1 DBs are read as they are).
 FORMAT_VERSION = 2

@@ -30,7 +30,7 @@ from rocksdict import (
 
 from pikamp.errors import RespError, misconf
 from pikamp.storage import codec
-from pikamp.storage.binlog import (OP_DELETE, OP_PUT, OP_RANGE, Binlog, BinlogError, decode_ops, encode_ops,
+from pikamp.storage.binlog import (OP_DELETE, OP_PUT, OP_RANGE, Binlog, BinlogError, decode_ops, encode_ops, frames,
                                    pack_position, unpack_position)
 
 log = logging.getLogger("pikamp.engine")
@@ -238,6 +238,14 @@ class Engine:
         # order for its next item; both None when the binlog is off.
         self.binlog: Binlog | None = None
         self.log_ops: list[tuple] | None = None
+        # A replica's DB (``set_follower``): its binlog is a copy of the
+        # master's, so this turn's items from the master, (filenum, offset,
+        # frame) each, are appended verbatim under the master's identity;
+        # writes of its own are not logged (Redis: a replica's own writes are
+        # not propagated).
+        self.follower = False
+        self.replicated: list[tuple[int, int, bytes]] = []
+        self.replicated_ident = b""
         self.write_opts = WriteOptions()
         self.unsynced = False  # written since the last WAL fsync
         self.set_fsync(fsync)
@@ -255,11 +263,11 @@ class Engine:
         raw = self.get(STATE, codec.BINLOG_POS_KEY)
         if raw is not None:
             ident, filenum, offset = unpack_position(raw)
-            if ident == binlog.ident and (filenum, offset) <= binlog.position:
+            if binlog.covers(ident, filenum, offset):
                 replayed = 0
                 try:
                     for n, _, end, _, content in binlog.items_from(filenum, offset):
-                        self._apply(decode_ops(content), pack_position(ident, n, end))
+                        self._apply(decode_ops(content), pack_position(binlog.ident, n, end))
                         replayed += 1
                 except BinlogError as e:
                     log.error("%s: binlog replay stopped: %s", self.path, e)
@@ -270,7 +278,70 @@ class Engine:
             elif not binlog.is_empty():  # a new binlog (new log-path, restored dump) is simply adopted
                 binlog.restart()
         # A DB without a position (new, or from before the binlog) starts with the binlog's end.
-        self.log_ops = []
+        self.log_ops = None if self.follower else []
+
+    def set_follower(self, on: bool) -> None:
+        """Become a replica's DB (its binlog copies the master's) or a master's
+        again: then the binlog takes a new identity, remembering the old one."""
+        if on == self.follower:
+            return
+        self.commit()
+        self.follower = on
+        if self.binlog is None:
+            return
+        self.log_ops = None if on else []
+        if not on:
+            try:
+                self.binlog.new_identity()
+            except OSError as e:
+                log.error("%s: binlog manifest: %s", self.path, e)
+
+    def position(self) -> bytes | None:
+        """The binlog position this DB has applied (identity, file, offset)."""
+        return self.get(STATE, codec.BINLOG_POS_KEY)
+
+    def replicate(self, ident: bytes, frames_: list[bytes], on_put: Callable[[int, bytes], None]) -> None:
+        """Apply a master's binlog items (whole frames) in this turn's batch;
+        at commit they go verbatim into this DB's binlog, and the batch records
+        the position after them. BinlogError if they do not follow what this
+        DB holds (nothing is applied then)."""
+        binlog = self.binlog
+        if binlog is None or not self.follower:
+            raise BinlogError("this DB does not follow a master")
+        placed = self.replicated
+        at = (placed[-1][0], placed[-1][1] + len(placed[-1][2])) if placed else binlog.position
+        batch = []
+        for frame in frames_:
+            parsed = next(frames(frame), None)
+            if parsed is None or parsed[1] != len(frame):
+                raise BinlogError("a corrupt item from the master")
+            _, end, header, content = parsed
+            filenum, offset = header[4], header[5]
+            if not Binlog.follows(at, filenum, offset):
+                raise BinlogError(f"an item at {filenum}:{offset} does not follow {at[0]}:{at[1]}")
+            batch.append((filenum, offset, frame, content))
+            at = (filenum, offset + end)
+        for filenum, offset, frame, content in batch:
+            for op, cf, a, b in decode_ops(content):
+                if op == OP_PUT:
+                    self.put(cf, a, b)
+                    on_put(cf, a)
+                elif op == OP_DELETE:
+                    self.delete(cf, a)
+                else:
+                    self.delete_range(cf, a, b)
+            placed.append((filenum, offset, frame))
+        self.replicated_ident = ident
+
+    def adopt_position(self, ident: bytes, filenum: int, offset: int) -> None:
+        """After a full sync: this DB holds the master's DB at (ident, filenum,
+        offset), and its binlog becomes an empty copy of the master's there."""
+        self.commit()
+        if self.binlog is not None:
+            self.binlog.reset_to(ident, filenum, offset)
+        batch = WriteBatch(raw_mode=True)
+        batch.put(codec.BINLOG_POS_KEY, pack_position(ident, filenum, offset), self.handles[STATE])
+        self.db.write(batch, self.write_opts)
 
     def _apply(self, ops: list[tuple], position: bytes) -> None:
         """Write logged effects and the position after them as one batch."""
@@ -420,11 +491,17 @@ class Engine:
         ops = self.log_ops
         if ops:
             self.log_ops = []
+        placed = self.replicated
+        if placed:
+            self.replicated = []
         if self.failed is None:
             binlog = self.binlog
-            before = binlog.position if ops else None
+            before = binlog.position if ops or placed else None
             try:
-                if ops:  # the item first; the batch records the position after it
+                if placed:  # a replica: the master's items, verbatim
+                    binlog.place(self.replicated_ident, placed)  # type: ignore[union-attr]
+                    batch.put(codec.BINLOG_POS_KEY, binlog.position_record(), self.handles[STATE])  # type: ignore[union-attr]
+                elif ops:  # the item first; the batch records the position after it
                     binlog.append(encode_ops(ops))  # type: ignore[union-attr]
                     batch.put(codec.BINLOG_POS_KEY, binlog.position_record(), self.handles[STATE])  # type: ignore[union-attr]
             except OSError as e:
