@@ -56,6 +56,8 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "slowlog-log-slower-than": ("10000", "Log commands slower than this many microseconds."),
     "slowlog-max-len": ("128", "Entries kept in the slow log."),
     "slave-read-only": ("yes", "Replicas refuse writes from clients."),
+    "throttle-bytes-per-second": ("207200000", "Full syncs: the most bytes per second the master sends (all replicas together)."),
+    "sync-window-size": ("9000", "Binlog items a master sends a replica's DB ahead of its acks."),
     "slaveof": ("", "host:port of the master to replicate (empty: this is a master); SLAVEOF sets it."),
 }
 
@@ -67,9 +69,9 @@ PIKA_KEYS = frozenset("""
     admin-cmd-list sync-thread-num sync-binlog-thread-num root-connection-num max-conn-rbuf-size
     max-client-response-size network-interface userpass userblacklist user aclfile acl-pubsub-default
     acllog-max-len rename-command instance-mode db-instance-num default-slot-num replication-num
-    consensus-level db-sync-path log-retention-time loglevel sync-window-size
+    consensus-level db-sync-path log-retention-time loglevel
     slave-priority replication-id run-id server-id internal-used-unfinished-full-sync db-sync-speed
-    throttle-bytes-per-second rsync-timeout-ms max-rsync-parallel-num slowlog-write-errorlog
+    rsync-timeout-ms max-rsync-parallel-num slowlog-write-errorlog
     max-write-buffer-num min-write-buffer-number-to-merge arena-block-size max-bytes-for-level-multiplier
     max-background-flushes max-background-compactions compression_per_level max-cache-files
     level0-file-num-compaction-trigger level0-slowdown-writes-trigger level0-stop-writes-trigger
@@ -100,6 +102,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "binlog-file-size": (1024, 2**31),  # Pika's 1K-2G
     "expire-logs-nums": (10, 2**31 - 1),  # Pika keeps at least 10
     "expire-logs-days": (1, 2**31 - 1),
+    "throttle-bytes-per-second": (1 << 16, 2**63 - 1),
+    "sync-window-size": (1, 90000),  # Pika's bounds
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "appendfsync": ("always", "everysec", "no"),

@@ -168,10 +168,14 @@ def _finish(conn: Client, d: Deferred, plan, remote_replies: list[bytes], tainte
             if db is not None:
                 replies.append(next(remote))
                 continue
+            w = conn.worker
+            w.in_exec = True  # (WAIT answers at once inside EXEC, as in Redis)
             try:
                 r = cmd.handler(conn, args)
             except RespError as e:
                 r = e
+            finally:
+                w.in_exec = False
             if type(r) is Deferred:
                 r.then(lambda reply: (replies.append(reply), step()))
                 return

@@ -43,10 +43,30 @@ def delbackup(conn, args):
 @command("__checkpoint", 2, internal=True, route=ALL, group="server",
          summary="Checkpoint every DB of this worker into args[1]/db<i> (bgsave)")
 def checkpoint(ctx, args):
+    """Each DB's committed state, checkpointed in a thread one after the
+    other (RocksDB flushes the memtable first, which takes a while): the loop
+    keeps serving meanwhile."""
+    w = ctx.worker
     base = os.fsdecode(args[1])
-    for index, db in sorted(ctx.worker.dbs.items()):
-        try:
-            db.engine.checkpoint(os.path.join(base, f"db{index}"))
-        except Exception as e:  # a full disk ...: the dump fails, the DB does not
-            raise RespError(f"ERR checkpoint of db{index} failed: {e}") from None
-    return "OK"
+    dbs = sorted(w.dbs.items())
+    for _, db in dbs:
+        db.commit()
+    d = Deferred(ctx.resp3)
+
+    def work() -> None:
+        for index, db in dbs:
+            try:
+                db.engine.checkpoint_committed(os.path.join(base, f"db{index}"))
+            except Exception as e:  # a full disk ...: the dump fails, the DB does not
+                raise RespError(f"ERR checkpoint of db{index} failed: {e}") from None
+
+    def done(fut) -> None:
+        w.compacting -= 1
+        w.begin_turn()
+        error = fut.exception()
+        d.resolve(error if isinstance(error, RespError) else
+                  RespError(f"ERR checkpoint failed: {error}") if error is not None else "OK")
+
+    w.compacting += 1  # the engines stay open meanwhile (SWAPDB, DISKRECOVERY wait)
+    w.loop.run_in_executor(None, work).add_done_callback(done)
+    return d

@@ -150,7 +150,7 @@ def _binlog_positions(ctx, args):
 def wait(conn, args):
     """WAIT numreplicas timeout: how many replicas acked every DB's binlog up to
     its end now (a superset of this client's writes), waiting up to timeout ms
-    (0: for ever) for numreplicas of them."""
+    (0: for ever) for numreplicas of them; inside EXEC, not waiting at all."""
     w = conn.worker
     numreplicas = parse_int(args[1])
     timeout = parse_int(args[2], "ERR timeout is not an integer or out of range")
@@ -160,6 +160,8 @@ def wait(conn, args):
         raise RespError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
                         "if a replica is configured to be writable (which is not the default) writes to replicas "
                         "are just local and are not propagated.")
+    if w.in_exec:  # inside EXEC, as Redis: the count now, no waiting
+        timeout = -1
     d = Deferred(conn.resp3)
 
     def positions(replies: list) -> None:

@@ -692,6 +692,17 @@ def _replication(w, gathered) -> Lines:
             ("master_link_status", "up" if up else "down"),
             ("master_last_io_seconds_ago", int(time.time() - last_io) if last_io else -1),
             ("master_sync_in_progress", int(bool(state.get("syncing")))),
+        ]
+        if state.get("syncing"):  # Redis' progress fields of a full sync
+            total, read = state.get("sync_total", 0), state.get("sync_read", 0)
+            lines += [
+                ("master_sync_total_bytes", total),
+                ("master_sync_read_bytes", read),
+                ("master_sync_left_bytes", max(total - read, 0)),
+                ("master_sync_perc", f"{100.0 * read / total if total else 0:.2f}"),
+                ("master_sync_last_io_seconds_ago", int(time.time() - (state.get("sync_io") or time.time()))),
+            ]
+        lines += [
             ("slave_read_repl_offset", applied),
             ("slave_repl_offset", applied),
         ]

@@ -24,7 +24,7 @@ positions the DBs hold, so a replica restarted or cut off resyncs partially.
 
 Wire protocol (RESP arrays, both ways):
   replica -> master  AUTH pw | SYNC listening-port force ndbs pos0 ... | ACK db pos
-  master -> replica  FULL db | FILE db relpath chunk | SYNCED db pos |
+  master -> replica  FULL db total-bytes | FILE db relpath chunk | SYNCED db pos |
                      ITEMS db pos frame... | PING | -ERR ...
 Control (RESP on ``.run/replication.sock``): SLAVEOF host port force | SLAVEOF NO ONE.
 State for INFO replication, ROLE and the purge process: ``.run/replication.json``.
@@ -32,6 +32,7 @@ State for INFO replication, ROLE and the purge process: ``.run/replication.json`
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import os
@@ -126,6 +127,15 @@ class Service:
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
         self.follower: Follower | None = None
+        self.throttle_at = 0.0  # when the full-sync bytes sent so far may all have gone
+
+    async def throttle(self, nbytes: int) -> None:
+        """Pace full syncs to throttle-bytes-per-second, all of them together."""
+        rate = self.config.int("throttle-bytes-per-second")
+        now = time.monotonic()
+        self.throttle_at = max(self.throttle_at, now) + nbytes / rate
+        if self.throttle_at - now > 0.001:
+            await asyncio.sleep(self.throttle_at - now)
 
     def binlog_dir(self, db: int) -> str:
         return os.path.join(self.log_path, f"log_db{db}")
@@ -180,6 +190,10 @@ class ReplicaSession:
         self.partial_err = False  # some DB asked for a purged position
         self.last_ack = time.monotonic()
         self.tasks: list[asyncio.Task] = []
+        # db -> [(filenum, end offset, items)] sent and not yet acked: at most
+        # sync-window-size items ahead of the replica's acks.
+        self.inflight: dict[int, collections.deque] = {}
+        self.unacked: dict[int, int] = {}
 
     def info(self) -> dict:
         offset = sum(position_value(r, self.service.file_size) for r in self.acked.values())
@@ -223,8 +237,12 @@ class ReplicaSession:
                 if msg[0] == b"ACK":
                     db = int(msg[1])
                     self.acked[db] = msg[2]
-                    self.needed[db] = bl.unpack_position(msg[2])[1]
+                    _, filenum, offset = bl.unpack_position(msg[2])
+                    self.needed[db] = filenum
                     self.last_ack = time.monotonic()
+                    sent = self.inflight.get(db)
+                    while sent and sent[0][:2] <= (filenum, offset):
+                        self.unacked[db] -= sent.popleft()[2]
         except (OSError, ValueError, IndexError, hiredis.ProtocolError, asyncio.TimeoutError) as e:
             log.warning("replica %s:%d: %s", self.ip, self.port, e or type(e).__name__)
         finally:
@@ -275,7 +293,12 @@ class ReplicaSession:
                 svc.publish()  # (INFO shows it now, not at the next twice-a-second publish)
             idle = last_look = time.monotonic()
             wait = POLL
+            sent = self.inflight[db] = collections.deque()
+            self.unacked[db] = 0
             while True:
+                if self.unacked[db] >= svc.config.int("sync-window-size"):
+                    await asyncio.sleep(POLL)  # the replica is that far behind: wait for its acks
+                    continue
                 items = reader.read(ITEMS_BYTES)
                 now = time.monotonic()
                 if items or now - last_look >= 1.0:
@@ -299,6 +322,8 @@ class ReplicaSession:
                     wait = POLL
                     filenum, offset, frame = items[-1]
                     pos = bl.pack_position(ident, filenum, offset + len(frame))
+                    sent.append((filenum, offset + len(frame), len(items)))
+                    self.unacked[db] += len(items)
                     self.send([b"ITEMS", b"%d" % db, pos, *[f for _, _, f in items]])
                     await self.writer.drain()
                     idle = now
@@ -332,24 +357,30 @@ class ReplicaSession:
             position = record.gets()
             ident, filenum, offset = bl.unpack_position(position)
             self.needed[db] = filenum
-            self.send([b"FULL", b"%d" % db])
+            paths = [os.path.join(root, name) for root, _, files in os.walk(target) for name in sorted(files)]
+            total = sum(os.path.getsize(p) for p in paths)
+            self.send([b"FULL", b"%d" % db, b"%d" % total])
             sent = 0
-            for root, _, files in os.walk(target):
-                for name in sorted(files):
-                    full = os.path.join(root, name)
-                    rel = os.path.relpath(full, target).encode()
-                    with open(full, "rb") as f:
-                        first = True
-                        while True:
-                            chunk = f.read(CHUNK)
-                            if not chunk and not first:
-                                break
-                            self.send([b"FILE", b"%d" % db, rel, chunk])
-                            sent += len(chunk)
-                            first = False
-                            await self.writer.drain()
-                            if not chunk:
-                                break
+            reported = time.monotonic()
+            for full in paths:
+                rel = os.path.relpath(full, target).encode()
+                with open(full, "rb") as f:
+                    first = True
+                    while True:
+                        chunk = f.read(CHUNK)
+                        if not chunk and not first:
+                            break
+                        self.send([b"FILE", b"%d" % db, rel, chunk])
+                        sent += len(chunk)
+                        first = False
+                        await self.writer.drain()
+                        await svc.throttle(len(chunk))
+                        if time.monotonic() - reported >= 5.0:
+                            reported = time.monotonic()
+                            log.info("db%d: full sync to %s:%d: %d of %d bytes sent (%.0f%%)", db, self.ip,
+                                     self.port, sent, total, 100.0 * sent / max(total, 1))
+                        if not chunk:
+                            break
             self.send([b"SYNCED", b"%d" % db, position])
             await self.writer.drain()
             log.info("db%d: full sync to %s:%d: %d bytes in %.2fs, then from %s%d:%d", db, self.ip, self.port,
@@ -375,12 +406,17 @@ class Follower:
         self.syncing: set[int] = set()
         self.positions: dict[int, bytes] = {}
         self.master_file_size = service.file_size
+        self.sync_total: dict[int, int] = {}  # db -> bytes of its full sync, and received so far
+        self.sync_read: dict[int, int] = {}
+        self.sync_io = 0.0
 
     def info(self) -> dict:
         size = self.master_file_size
         return {"master_host": self.master[0], "master_port": self.master[1], "link": self.link,
                 "last_io": self.last_io, "down_since": self.down_since, "syncing": sorted(self.syncing),
                 "master_file_size": size,
+                "sync_total": sum(self.sync_total.values()), "sync_read": sum(self.sync_read.values()),
+                "sync_io": self.sync_io,
                 "offset": sum(position_value(p, size) for p in self.positions.values())}
 
     def start(self) -> None:
@@ -439,6 +475,9 @@ class Follower:
             writer.write(encode([b"SYNC", b"%d" % svc.config.int("port"), b"1" if self.force else b"0",
                                  b"%d" % svc.ndbs, *records]))
             self.force = False  # once: a reconnect resumes from what was synced
+            self.syncing.clear()  # (a full sync cut off starts over)
+            self.sync_total.clear()
+            self.sync_read.clear()
             self.link = "sync"
             svc.publish()
             staging: dict[int, str] = {}
@@ -476,7 +515,10 @@ class Follower:
                     shutil.rmtree(path, ignore_errors=True)
                     os.makedirs(path)
                     staging[db] = path
-                    log.info("db%d: full sync from %s:%d started", db, host, port)
+                    self.sync_total[db] = int(msg[2]) if len(msg) > 2 else 0
+                    self.sync_read[db] = 0
+                    self.sync_io = time.time()
+                    log.info("db%d: full sync from %s:%d started (%d bytes)", db, host, port, self.sync_total[db])
                     svc.publish()
                 elif kind == b"FILE":
                     path = os.path.join(staging[int(msg[1])], os.fsdecode(msg[2]))
@@ -485,6 +527,9 @@ class Follower:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     with open(path, "ab") as f:
                         f.write(msg[3])
+                    db = int(msg[1])
+                    self.sync_read[db] = self.sync_read.get(db, 0) + len(msg[3])
+                    self.sync_io = time.time()
                 elif kind == b"SYNCED":
                     db = int(msg[1])
                     reply = await svc.workers.call(db, [b"__install_db", os.fsencode(staging.pop(db)), msg[2]])
@@ -492,6 +537,8 @@ class Follower:
                         raise ConnectionError(f"db{db}: installing the full sync failed: {reply!r}")
                     self.positions[db] = msg[2]
                     self.syncing.discard(db)
+                    self.sync_total.pop(db, None)
+                    self.sync_read.pop(db, None)
                     writer.write(encode([b"ACK", msg[1], msg[2]]))
                     log.info("db%d: full sync from %s:%d done", db, host, port)
                     svc.publish()
@@ -532,11 +579,12 @@ class ControlConn(RequestConn):
             self.reply(b"-ERR unknown replication request\r\n")
 
     async def wait(self, msg: list) -> None:
-        """WAIT numreplicas timeout db filenum offset ...: answered with the count."""
+        """WAIT numreplicas timeout db filenum offset ...: answered with the
+        count (timeout -1: at once, 0: no limit)."""
         want, timeout = int(msg[1]), int(msg[2])
         nums = [int(x) for x in msg[3:]]
         target = [(nums[i], nums[i + 1], nums[i + 2]) for i in range(0, len(nums), 3)]
-        deadline = time.monotonic() + timeout / 1000 if timeout else None
+        deadline = time.monotonic() + max(timeout, 0) / 1000 if timeout else None
         while True:
             n = acked_count(self.service, target)
             if n >= want or (deadline is not None and time.monotonic() >= deadline):
@@ -564,6 +612,7 @@ async def serve(config: Config) -> None:
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
         except asyncio.TimeoutError:
+            load_runtime(config)  # CONFIG SET throttle-bytes-per-second, sync-window-size ...
             svc.publish()
     server.close()
     ctl_server.close()
