@@ -26,7 +26,7 @@ from pikamp.deferred import Deferred
 from pikamp.errors import SYNTAX, RespError
 from pikamp.numbers import parse_int
 from pikamp.resp import decode
-from pikamp.storage.binlog import BinlogError, unpack_position
+from pikamp.storage.binlog import BinlogError, offset_value, unpack_position
 from pikamp.storage.engine import META
 
 UNAVAILABLE = b"-ERR the replication process is not available; try again\r\n"
@@ -130,7 +130,7 @@ def role(conn, args):
     replicas = [[r["ip"].encode(), str(r["port"]).encode(), str(r.get("offset", 0)).encode()]
                 for r in state.get("replicas", []) if r.get("state") == "online"]
     return stats.gather(w, [b"__binlog_positions"], conn.resp3, lambda replies: [
-        b"master", sum(f * size + o for reply in replies for _, f, o in reply), replicas])
+        b"master", sum(offset_value(f, o, size) for reply in replies for _, f, o in reply), replicas])
 
 
 @command("__binlog_positions", 1, internal=True, route=ALL, group="server",

@@ -36,7 +36,7 @@ from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
 from pikamp.services.bgsave import read_state as bgsave_state
 from pikamp.commands.replication import read_state as repl_state
-from pikamp.storage.binlog import unpack_position
+from pikamp.storage.binlog import offset_value, unpack_position
 from pikamp.services.keyscan import info_lines as keyscan_lines
 from pikamp.services.keyscan import read_state as keyscan_state
 from pikamp.services.keyscan import socket_path as keyscan_socket
@@ -675,7 +675,7 @@ def _replication(w, gathered) -> Lines:
     state = repl_state(w.run_dir)
     size = w.config.int("binlog-file-size")
     positions = sorted(p for g in gathered for p in g.get(b"binlog", []))
-    own_offset = sum(f * size + o for _, f, o in positions)
+    own_offset = sum(offset_value(f, o, size) for _, f, o in positions)
     replicas = state.get("replicas", [])
     lines: Lines = []
     if w.replica_of is None:
@@ -684,7 +684,7 @@ def _replication(w, gathered) -> Lines:
         up = state.get("link") == "connected"
         last_io = state.get("last_io") or 0
         msize = state.get("master_file_size", size)  # the master's positions, in its file size
-        applied = sum(f * msize + o for g in gathered for _, f, o in g.get(b"master_pos", []))
+        applied = sum(offset_value(f, o, msize) for g in gathered for _, f, o in g.get(b"master_pos", []))
         lines += [
             ("role", "slave"),
             ("master_host", w.replica_of[0]),

@@ -71,7 +71,7 @@ def position_value(record: bytes | None, file_size: int) -> int:
     if not record:
         return 0
     _, filenum, offset = bl.unpack_position(record)
-    return filenum * file_size + offset
+    return bl.offset_value(filenum, offset, file_size)
 
 
 class Workers:

@@ -100,6 +100,12 @@ def decode_ops(content: bytes) -> list[tuple]:
     return ops
 
 
+def offset_value(filenum: int, offset: int, file_size: int) -> int:
+    """A position as one number, Redis' replication offset: file number x
+    binlog-file-size + offset."""
+    return filenum * file_size + offset
+
+
 def pack_position(ident: bytes, filenum: int, offset: int) -> bytes:
     return _POS.pack(ident, filenum, offset)
 
@@ -263,7 +269,9 @@ class Binlog:
         os.close(self.fd)
         self.filenum = self.filenum + 1 if to is None else to
         self.offset = 0
-        self.fd = os.open(self.file_path(self.filenum), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # (Where the master rolled, the file starts empty whatever an older history left there.)
+        trunc = os.O_TRUNC if to is not None else 0
+        self.fd = os.open(self.file_path(self.filenum), os.O_WRONLY | os.O_APPEND | os.O_CREAT | trunc, 0o644)
         self.save_manifest()
 
     # -- a replica's copy of its master's binlog ----------------------------------
