@@ -447,3 +447,38 @@ def test_full_sync_throttled_with_progress_and_a_small_window(tmp_path):
     finally:
         replica.stop()
         master.stop()
+
+
+def test_cut_full_sync_resumes(tmp_path):
+    """A full sync cut halfway (the replica's replication process killed) does
+    not start over: the SST files already there are kept, and sent on from
+    where they stop."""
+    master = PikampServer(str(tmp_path / "master"), throttle_bytes_per_second=1 << 20).start()
+    replica = PikampServer(str(tmp_path / "replica")).start()
+    try:
+        c = redis.Redis(host=HOST, port=master.port, protocol=2)
+        for i in range(40):
+            c.set(f"big{i}", os.urandom(100_000))
+        c.execute_command("COMPACT")  # the data in SST files (a full sync's checkpoint flushes anyway)
+        _follow(replica, master)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            info = _info(replica.port)
+            if info.get("master_sync_in_progress") == "1" and int(info.get("master_sync_read_bytes", 0)) > 1_500_000:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the full sync did not get halfway")
+        proc = next(p for p in replica.children() if "replication" in " ".join(p.cmdline()))
+        time.sleep(max(0.0, proc.create_time() + 1.2 - time.time()))  # (past the supervisor's start grace)
+        os.kill(proc.pid, signal.SIGKILL)
+        _wait_synced(master, replica)
+        assert _dataset(replica.port) == _dataset(master.port)
+        with open(os.path.join(master.workdir, "log", "pikamp.log")) as f:
+            had = [int(line.split("(")[1].split()[0]) for line in f
+                   if "db0: full sync to" in line and "bytes the replica had" in line]
+        assert len(had) == 1 and had[0] > 1_000_000, had  # (the cut one never finished)
+        assert not os.path.exists(os.path.join(replica.workdir, "db", "db0", "pikamp-sync-origin"))
+    finally:
+        replica.stop()
+        master.stop()

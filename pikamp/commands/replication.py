@@ -32,6 +32,7 @@ from pikamp.storage.engine import META
 UNAVAILABLE = b"-ERR the replication process is not available; try again\r\n"
 REPL_SOCKET = "replication.sock"
 REPL_STATE = "replication.json"
+ORIGIN_FILE = "pikamp-sync-origin"  # in a full sync's staging directory: whose files these are
 STALE_S = 3.0
 
 
@@ -232,6 +233,10 @@ def _install_db(ctx, args):
     db = ctx.db
     w = ctx.worker
     staging = os.fsdecode(args[1])
+    try:
+        os.unlink(os.path.join(staging, ORIGIN_FILE))  # (the staging's, not the DB's)
+    except FileNotFoundError:
+        pass
     path = w.db_path(db.index)
     old = path + ".replaced"
     db.commit()

@@ -24,7 +24,8 @@ positions the DBs hold, so a replica restarted or cut off resyncs partially.
 
 Wire protocol (RESP arrays, both ways):
   replica -> master  AUTH pw | SYNC listening-port force ndbs pos0 ... | ACK db pos
-  master -> replica  FULL db total-bytes | FILE db relpath chunk | SYNCED db pos |
+  replica -> master  HAVE db name size ... (after FULL: SST files a cut-off full sync left)
+  master -> replica  FULL db total-bytes origin | FILE db relpath chunk | SYNCED db pos |
                      ITEMS db pos frame... | PING | -ERR ...
 Control (RESP on ``.run/replication.sock``): SLAVEOF host port force | SLAVEOF NO ONE.
 State for INFO replication, ROLE and the purge process: ``.run/replication.json``.
@@ -43,7 +44,7 @@ import hiredis
 from setproctitle import setproctitle
 
 from pikamp import ipc
-from pikamp.commands.replication import REPL_SOCKET, REPL_STATE
+from pikamp.commands.replication import ORIGIN_FILE, REPL_SOCKET, REPL_STATE
 from pikamp.config import Config, load_runtime, parse_slaveof
 from pikamp.services.requests import RequestConn, listen, stop_event
 from pikamp.storage import binlog as bl
@@ -194,6 +195,7 @@ class ReplicaSession:
         # sync-window-size items ahead of the replica's acks.
         self.inflight: dict[int, collections.deque] = {}
         self.unacked: dict[int, int] = {}
+        self.have: dict[int, asyncio.Future] = {}  # db -> what its full sync's staging holds (HAVE)
 
     def info(self) -> dict:
         offset = sum(position_value(r, self.service.file_size) for r in self.acked.values())
@@ -234,7 +236,11 @@ class ReplicaSession:
                 msg = await self._next(parser)
                 if msg is None:
                     return
-                if msg[0] == b"ACK":
+                if msg[0] == b"HAVE":
+                    fut = self.have.get(int(msg[1]))
+                    if fut is not None and not fut.done():
+                        fut.set_result({msg[i]: int(msg[i + 1]) for i in range(2, len(msg) - 1, 2)})
+                elif msg[0] == b"ACK":
                     db = int(msg[1])
                     self.acked[db] = msg[2]
                     _, filenum, offset = bl.unpack_position(msg[2])
@@ -359,13 +365,27 @@ class ReplicaSession:
             self.needed[db] = filenum
             paths = [os.path.join(root, name) for root, _, files in os.walk(target) for name in sorted(files)]
             total = sum(os.path.getsize(p) for p in paths)
-            self.send([b"FULL", b"%d" % db, b"%d" % total])
-            sent = 0
+            # The replica answers with the SST files a cut-off full sync of
+            # this DB already brought (same origin): they are sent from where
+            # they stop (an SST file never changes once written).
+            fut = self.have[db] = asyncio.get_running_loop().create_future()
+            self.send([b"FULL", b"%d" % db, b"%d" % total, ident])
+            await self.writer.drain()
+            have = await asyncio.wait_for(fut, TIMEOUT)
+            sent = skipped = 0
             reported = time.monotonic()
             for full in paths:
                 rel = os.path.relpath(full, target).encode()
+                size = os.path.getsize(full)
+                start = have.get(rel, 0) if rel.endswith(b".sst") else 0
+                if start > size:
+                    start = 0
+                skipped += start
+                if start and start == size:
+                    continue
                 with open(full, "rb") as f:
-                    first = True
+                    f.seek(start)
+                    first = not start
                     while True:
                         chunk = f.read(CHUNK)
                         if not chunk and not first:
@@ -383,8 +403,8 @@ class ReplicaSession:
                             break
             self.send([b"SYNCED", b"%d" % db, position])
             await self.writer.drain()
-            log.info("db%d: full sync to %s:%d: %d bytes in %.2fs, then from %s%d:%d", db, self.ip, self.port,
-                     sent, time.monotonic() - started, bl.PREFIX, filenum, offset)
+            log.info("db%d: full sync to %s:%d: %d bytes in %.2fs (%d bytes the replica had), then from %s%d:%d",
+                     db, self.ip, self.port, sent, time.monotonic() - started, skipped, bl.PREFIX, filenum, offset)
             return bl.Reader(svc.binlog_dir(db), filenum, offset), ident
         finally:
             shutil.rmtree(target, ignore_errors=True)
@@ -512,11 +532,12 @@ class Follower:
                     self.syncing.add(db)
                     self.link = "sync"
                     path = os.path.join(svc.run_dir, "incoming", f"db{db}")
-                    shutil.rmtree(path, ignore_errors=True)
-                    os.makedirs(path)
+                    have = keep_staged(path, msg[3])
+                    writer.write(encode([b"HAVE", msg[1], *[x for name, size in have.items()
+                                                            for x in (name, b"%d" % size)]]))
                     staging[db] = path
-                    self.sync_total[db] = int(msg[2]) if len(msg) > 2 else 0
-                    self.sync_read[db] = 0
+                    self.sync_total[db] = int(msg[2])
+                    self.sync_read[db] = sum(have.values())
                     self.sync_io = time.time()
                     log.info("db%d: full sync from %s:%d started (%d bytes)", db, host, port, self.sync_total[db])
                     svc.publish()
@@ -544,6 +565,33 @@ class Follower:
                     svc.publish()
         finally:
             writer.close()
+
+
+def keep_staged(path: str, origin: bytes) -> dict[bytes, int]:
+    """A full sync's staging directory, kept from an earlier attempt of the
+    same origin (the master DB's binlog identity): its SST files and their
+    sizes (everything else is fetched again); emptied for another origin."""
+    mark = os.path.join(path, ORIGIN_FILE)
+    try:
+        with open(mark, "rb") as f:
+            same = f.read() == origin
+    except OSError:
+        same = False
+    have: dict[bytes, int] = {}
+    if same:
+        for root, _, files in os.walk(path):
+            for name in files:
+                full = os.path.join(root, name)
+                if name.endswith(".sst"):
+                    have[os.path.relpath(full, path).encode()] = os.path.getsize(full)
+                elif full != mark:
+                    os.unlink(full)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+        with open(mark, "wb") as f:
+            f.write(origin)
+    return have
 
 
 def acked_count(service: Service, target: list[tuple[int, int, int]]) -> int:
