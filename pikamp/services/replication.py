@@ -553,8 +553,10 @@ class Follower:
                     self.sync_io = time.time()
                 elif kind == b"SYNCED":
                     db = int(msg[1])
-                    reply = await svc.workers.call(db, [b"__install_db", os.fsencode(staging.pop(db)), msg[2]])
+                    path = staging.pop(db)
+                    reply = await svc.workers.call(db, [b"__install_db", os.fsencode(path), msg[2]])
                     if reply[:1] == b"-":
+                        shutil.rmtree(path, ignore_errors=True)  # the next try starts from nothing
                         raise ConnectionError(f"db{db}: installing the full sync failed: {reply!r}")
                     self.positions[db] = msg[2]
                     self.syncing.discard(db)
