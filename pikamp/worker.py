@@ -580,7 +580,7 @@ class Worker:
         self.stat_net_in = 0  # bytes read from clients (INFO total_net_input_bytes)
         self.stat_net_out = 0
         self.stat_rejected = 0  # connections refused at maxclients
-        self.compacting = 0  # background compactions running (COMPACT)
+        self.compacting = 0  # threads using the engines (COMPACT, checkpoints: in_thread)
         # (engine, reply, how many replies it stands for) of this turn's replies
         # that show uncommitted writes: replaced by errors if the commit fails.
         self.tainted: list[tuple[Engine, bytes, int]] = []
@@ -685,6 +685,26 @@ class Worker:
             self.loop.call_soon(self.end_turn)  # type: ignore[union-attr]
 
     schedule_turn = begin_turn
+
+    def in_thread(self, work: Callable[[], object], resp3: bool, what: str) -> Deferred:
+        """Run ``work`` (RocksDB work that releases the GIL: a checkpoint ...)
+        in a thread while the loop keeps serving; the engines stay open
+        meanwhile (SWAPDB, DISKRECOVERY wait). The reply is what it returns,
+        the RespError it raises, or "ERR <what> failed: ..." for any other."""
+        d = Deferred(resp3)
+
+        def done(fut) -> None:
+            self.compacting -= 1
+            self.begin_turn()
+            error = fut.exception()
+            if error is None:
+                d.resolve(fut.result())
+            else:
+                d.resolve(error if isinstance(error, RespError) else RespError(f"ERR {what} failed: {error}"))
+
+        self.compacting += 1
+        self.loop.run_in_executor(None, work).add_done_callback(done)  # type: ignore[union-attr]
+        return d
 
     def mark_client(self, c: Client) -> None:
         self.dirty_clients.append(c)

@@ -51,22 +51,13 @@ def checkpoint(ctx, args):
     dbs = sorted(w.dbs.items())
     for _, db in dbs:
         db.commit()
-    d = Deferred(ctx.resp3)
 
-    def work() -> None:
+    def work() -> str:
         for index, db in dbs:
             try:
                 db.engine.checkpoint_committed(os.path.join(base, f"db{index}"))
             except Exception as e:  # a full disk ...: the dump fails, the DB does not
                 raise RespError(f"ERR checkpoint of db{index} failed: {e}") from None
+        return "OK"
 
-    def done(fut) -> None:
-        w.compacting -= 1
-        w.begin_turn()
-        error = fut.exception()
-        d.resolve(error if isinstance(error, RespError) else
-                  RespError(f"ERR checkpoint failed: {error}") if error is not None else "OK")
-
-    w.compacting += 1  # the engines stay open meanwhile (SWAPDB, DISKRECOVERY wait)
-    w.loop.run_in_executor(None, work).add_done_callback(done)
-    return d
+    return w.in_thread(work, ctx.resp3, "checkpoint")

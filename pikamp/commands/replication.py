@@ -187,17 +187,13 @@ def _checkpoint_db(ctx, args):
     # while it is made, in a thread: the loop keeps serving). Replaying items
     # it already holds changes nothing: each sets keys to absolute values.
     position = eng.binlog.position_record()
-    d = Deferred(ctx.resp3)
+    target = os.fsdecode(args[1])
 
-    def done(fut) -> None:
-        w.compacting -= 1
-        w.begin_turn()
-        error = fut.exception()
-        d.resolve(RespError(f"ERR checkpoint failed: {error}") if error is not None else position)
+    def work() -> bytes:
+        eng.checkpoint_committed(target)
+        return position
 
-    w.compacting += 1  # the engine stays open meanwhile (SWAPDB, DISKRECOVERY wait)
-    w.loop.run_in_executor(None, eng.checkpoint_committed, os.fsdecode(args[1])).add_done_callback(done)
-    return d
+    return w.in_thread(work, ctx.resp3, "checkpoint")
 
 
 @command("__master_position", 1, internal=True, group="server",
