@@ -104,6 +104,34 @@ def _follow(replica: PikampServer, master: PikampServer, *extra: str) -> None:
     assert RawConn(replica.port).call("SLAVEOF", HOST, str(master.port), *extra) == b"+OK\r\n"
 
 
+@pytest.fixture
+def trio(tmp_path):
+    servers = [PikampServer(str(tmp_path / name)).start() for name in ("master", "r1", "r2")]
+    yield servers
+    for s in reversed(servers):
+        s.stop()
+
+
+def _kill_replication(server: PikampServer) -> None:
+    """Cut the server's replication links: kill -9 its replication process
+    (once it has lived past the supervisor's start grace: a quicker death is a
+    failed start)."""
+    proc = next(p for p in server.children() if "replication" in " ".join(p.cmdline()))
+    time.sleep(max(0.0, proc.create_time() + 1.2 - time.time()))
+    os.kill(proc.pid, signal.SIGKILL)
+
+
+def _sync_progress(replica: PikampServer, read_over: int, timeout: float = 30.0) -> dict[str, str]:
+    """The replica's INFO replication once a full sync has read more than ``read_over`` bytes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = _info(replica.port)
+        if info.get("master_sync_in_progress") == "1" and int(info.get("master_sync_read_bytes", 0)) > read_over:
+            return info
+        time.sleep(0.05)
+    raise AssertionError(f"no full sync got past {read_over} bytes")
+
+
 def test_full_sync_then_stream(pair):
     master, replica = pair
     _writes(master.port, 500, "old")  # there before the replica: the full sync brings it
@@ -147,12 +175,9 @@ def test_restarted_and_cut_off_replicas_resync_partially(pair):
     _wait_synced(master, replica)
     for round_ in range(CUTS):  # the link cut: the replica's replication process killed under writes
         partial = int(_info(master.port, "stats")["sync_partial_ok"])
-        proc = next(p for p in replica.children() if "replication" in " ".join(p.cmdline()))
         t = threading.Thread(target=_writes, args=(master.port, 40, f"c{round_}"))
         t.start()
-        # (Once it has lived past the supervisor's start grace: a quicker death is a failed start.)
-        time.sleep(max(0.0, proc.create_time() + 1.2 - time.time()))
-        os.kill(proc.pid, signal.SIGKILL)
+        _kill_replication(replica)
         t.join(60)
         deadline = time.monotonic() + 30
         while int(_info(master.port, "stats")["sync_partial_ok"]) == partial and time.monotonic() < deadline:
@@ -192,37 +217,31 @@ def test_purged_position_means_one_full_sync(tmp_path):
         master.stop()
 
 
-def test_slaveof_no_one_force_and_chain(tmp_path):
-    master = PikampServer(str(tmp_path / "master")).start()
-    r1 = PikampServer(str(tmp_path / "r1")).start()
-    r2 = PikampServer(str(tmp_path / "r2")).start()
-    try:
-        _writes(master.port, 100, "a")
-        _follow(r1, master)
-        _follow(r2, r1)  # chained: r2 follows r1's own binlog
-        assert RawConn(r1.port).call("SLAVEOF", HOST, str(master.port)) == (
-            b"+OK Already connected to specified master\r\n")
-        _wait_synced(master, r1)
-        _writes(master.port, 100, "b")
-        _wait_synced(master, r1)
-        _wait_synced(r1, r2)
-        assert _dataset(r2.port) == _dataset(master.port)
-        # r1 promoted: it keeps its data and takes writes; r2 goes on following it.
-        assert RawConn(r1.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
-        assert _info(r1.port)["role"] == "master"
-        redis.Redis(host=HOST, port=r1.port, protocol=2).set("promoted", "yes")
-        _wait_synced(r1, r2)
-        assert redis.Redis(host=HOST, port=r2.port, protocol=2).get("promoted") == b"yes"
-        # The old master, now behind r1: force a full sync.
-        full = int(_info(r1.port, "stats")["sync_full"])
-        _follow(master, r1, "force")
-        _wait_synced(r1, master)
-        assert int(_info(r1.port, "stats")["sync_full"]) == full + 1
-        assert redis.Redis(host=HOST, port=master.port, protocol=2).get("promoted") == b"yes"
-        assert _dataset(master.port) == _dataset(r1.port)
-    finally:
-        for s in (r2, r1, master):
-            s.stop()
+def test_slaveof_no_one_force_and_chain(trio):
+    master, r1, r2 = trio
+    _writes(master.port, 100, "a")
+    _follow(r1, master)
+    _follow(r2, r1)  # chained: r2 follows r1's own binlog
+    assert RawConn(r1.port).call("SLAVEOF", HOST, str(master.port)) == (
+        b"+OK Already connected to specified master\r\n")
+    _wait_synced(master, r1)
+    _writes(master.port, 100, "b")
+    _wait_synced(master, r1)
+    _wait_synced(r1, r2)
+    assert _dataset(r2.port) == _dataset(master.port)
+    # r1 promoted: it keeps its data and takes writes; r2 goes on following it.
+    assert RawConn(r1.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+    assert _info(r1.port)["role"] == "master"
+    redis.Redis(host=HOST, port=r1.port, protocol=2).set("promoted", "yes")
+    _wait_synced(r1, r2)
+    assert redis.Redis(host=HOST, port=r2.port, protocol=2).get("promoted") == b"yes"
+    # The old master, now behind r1: force a full sync.
+    full = int(_info(r1.port, "stats")["sync_full"])
+    _follow(master, r1, "force")
+    _wait_synced(r1, master)
+    assert int(_info(r1.port, "stats")["sync_full"]) == full + 1
+    assert redis.Redis(host=HOST, port=master.port, protocol=2).get("promoted") == b"yes"
+    assert _dataset(master.port) == _dataset(r1.port)
 
 
 def test_replica_expires_nothing_itself(pair):
@@ -300,50 +319,44 @@ def test_wait(pair):
     assert reply in (b"*2\r\n+OK\r\n:0\r\n", b"*2\r\n+OK\r\n:1\r\n") and time.monotonic() - started < 5
 
 
-def test_failover_reattaches_partially(tmp_path):
+def test_failover_reattaches_partially(trio):
     """A replica's binlog is a copy of its master's: after a failover the other
     replica and the old master resume from the positions they hold (partial),
     as Sentinel's promotion needs; an old master that took writes the new
     one never saw cannot, and gets one full sync that drops them."""
-    master = PikampServer(str(tmp_path / "master")).start()
-    r1 = PikampServer(str(tmp_path / "r1")).start()
-    r2 = PikampServer(str(tmp_path / "r2")).start()
-    try:
-        _writes(master.port, 200, "a")
-        _follow(r1, master)
-        _follow(r2, master)
-        _writes(master.port, 100, "b")
-        _wait_synced(master, r1)
-        _wait_synced(master, r2)
-        master.stop()
-        assert RawConn(r1.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
-        _writes(r1.port, 100, "c")  # the new master's own writes, before the others come back
-        _follow(r2, r1)
-        _writes(r1.port, 100, "d")
-        _wait_synced(r1, r2)
-        master.start()
-        _follow(master, r1)
-        _writes(r1.port, 50, "e")
-        _wait_synced(r1, master)
-        _wait_synced(r1, r2)
-        stats = _info(r1.port, "stats")
-        assert (stats["sync_full"], stats["sync_partial_ok"], stats["sync_partial_err"]) == ("0", "2", "0")
-        expected = _dataset(r1.port)
-        assert _dataset(r2.port) == expected and _dataset(master.port) == expected
-        assert redis.Redis(host=HOST, port=master.port, protocol=2).get("es1") == b"1"
-        # Promote the old master again, r1 back under it: still partial (a
-        # history continued twice), and the chain r2 -> r1 -> master follows.
-        assert RawConn(master.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
-        _follow(r1, master)
-        _writes(master.port, 50, "f")
-        _wait_synced(master, r1)
-        _wait_synced(r1, r2)
-        assert _info(master.port, "stats")["sync_full"] == "0"
-        assert _info(r1.port, "stats")["sync_full"] == "0"
-        assert _dataset(r2.port) == _dataset(master.port)
-    finally:
-        for s in (r2, r1, master):
-            s.stop()
+    master, r1, r2 = trio
+    _writes(master.port, 200, "a")
+    _follow(r1, master)
+    _follow(r2, master)
+    _writes(master.port, 100, "b")
+    _wait_synced(master, r1)
+    _wait_synced(master, r2)
+    master.stop()
+    assert RawConn(r1.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+    _writes(r1.port, 100, "c")  # the new master's own writes, before the others come back
+    _follow(r2, r1)
+    _writes(r1.port, 100, "d")
+    _wait_synced(r1, r2)
+    master.start()
+    _follow(master, r1)
+    _writes(r1.port, 50, "e")
+    _wait_synced(r1, master)
+    _wait_synced(r1, r2)
+    stats = _info(r1.port, "stats")
+    assert (stats["sync_full"], stats["sync_partial_ok"], stats["sync_partial_err"]) == ("0", "2", "0")
+    expected = _dataset(r1.port)
+    assert _dataset(r2.port) == expected and _dataset(master.port) == expected
+    assert redis.Redis(host=HOST, port=master.port, protocol=2).get("es1") == b"1"
+    # Promote the old master again, r1 back under it: still partial (a
+    # history continued twice), and the chain r2 -> r1 -> master follows.
+    assert RawConn(master.port).call("SLAVEOF", "NO", "ONE") == b"+OK\r\n"
+    _follow(r1, master)
+    _writes(master.port, 50, "f")
+    _wait_synced(master, r1)
+    _wait_synced(r1, r2)
+    assert _info(master.port, "stats")["sync_full"] == "0"
+    assert _info(r1.port, "stats")["sync_full"] == "0"
+    assert _dataset(r2.port) == _dataset(master.port)
 
 
 def test_old_master_with_lost_writes_full_syncs(tmp_path):
@@ -424,15 +437,7 @@ def test_full_sync_throttled_with_progress_and_a_small_window(tmp_path):
             c.set(f"big{i}", os.urandom(100_000))  # ~3 MB that does not compress
         started = time.monotonic()
         _follow(replica, master)
-        seen = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            info = _info(replica.port)
-            if info.get("master_sync_in_progress") == "1" and int(info.get("master_sync_read_bytes", 0)) > 0:
-                seen = info
-                break
-            time.sleep(0.05)
-        assert seen is not None, "no full sync progress seen"
+        seen = _sync_progress(replica, 0)
         total = int(seen["master_sync_total_bytes"])
         assert total > 2_000_000 and int(seen["master_sync_left_bytes"]) == total - int(seen["master_sync_read_bytes"])
         assert 0 < float(seen["master_sync_perc"]) < 100
@@ -461,17 +466,8 @@ def test_cut_full_sync_resumes(tmp_path):
             c.set(f"big{i}", os.urandom(100_000))
         c.execute_command("COMPACT")  # the data in SST files (a full sync's checkpoint flushes anyway)
         _follow(replica, master)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            info = _info(replica.port)
-            if info.get("master_sync_in_progress") == "1" and int(info.get("master_sync_read_bytes", 0)) > 1_500_000:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the full sync did not get halfway")
-        proc = next(p for p in replica.children() if "replication" in " ".join(p.cmdline()))
-        time.sleep(max(0.0, proc.create_time() + 1.2 - time.time()))  # (past the supervisor's start grace)
-        os.kill(proc.pid, signal.SIGKILL)
+        _sync_progress(replica, 1_500_000)  # about halfway
+        _kill_replication(replica)
         _wait_synced(master, replica)
         assert _dataset(replica.port) == _dataset(master.port)
         with open(os.path.join(master.workdir, "log", "pikamp.log")) as f:
