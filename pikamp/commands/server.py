@@ -36,7 +36,7 @@ from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
 from pikamp.services.bgsave import read_state as bgsave_state
 from pikamp.commands.replication import read_state as repl_state
-from pikamp.storage.binlog import offset_value, unpack_position
+from pikamp.storage.binlog import offset_value
 from pikamp.services.keyscan import info_lines as keyscan_lines
 from pikamp.services.keyscan import read_state as keyscan_state
 from pikamp.services.keyscan import socket_path as keyscan_socket
@@ -683,8 +683,10 @@ def _replication(w, gathered) -> Lines:
     else:
         up = state.get("link") == "connected"
         last_io = state.get("last_io") or 0
-        msize = state.get("master_file_size", size)  # the master's positions, in its file size
-        applied = sum(offset_value(f, o, msize) for g in gathered for _, f, o in g.get(b"master_pos", []))
+        # A replica's binlogs copy its master's: their ends are the master
+        # positions applied, counted in the master's file size.
+        msize = state.get("master_file_size", size)
+        applied = sum(offset_value(f, o, msize) for _, f, o in positions)
         lines += [
             ("role", "slave"),
             ("master_host", w.replica_of[0]),
@@ -898,19 +900,6 @@ def info(conn, args):
     return d
 
 
-def _master_positions(w) -> list:
-    """[db, filenum, offset] of the master binlog positions the DBs applied (a replica)."""
-    if w.replica_of is None:
-        return []
-    out = []
-    for i, db in sorted(w.dbs.items()):
-        raw = db.engine.position()
-        if raw is not None:
-            _, filenum, offset = unpack_position(raw)
-            out.append([i, filenum, offset])
-    return out
-
-
 @command("__info", -1, internal=True, group="server", summary="This worker's numbers for INFO")
 def _worker_info(ctx, args):
     w = ctx.worker
@@ -930,7 +919,6 @@ def _worker_info(ctx, args):
     return extra | {
         b"binlog": [[i, *db.engine.binlog.position] for i, db in sorted(w.dbs.items())
                     if db.engine.binlog is not None],
-        b"master_pos": _master_positions(w),
         b"errors": w.errors,
         b"clients": len(w.clients),
         # Clients held by a blocking command, and those held by CLIENT PAUSE (as Redis counts them).
