@@ -10,7 +10,7 @@ import time
 
 import pytest
 from resp_client import RawConn, parse as parse_reply
-from servers import PikampServer
+from servers import REPO_ROOT, PikampServer
 
 from pikamp.commands.server import _MUTABLE
 from pikamp.config import parse, quote, to_text
@@ -40,9 +40,11 @@ class AuthServer(PikampServer):
 
     def start(self, timeout: float = 30.0) -> "AuthServer":
         self.log = open(os.path.join(self.workdir, "stderr.log"), "ab")
+        env = dict(os.environ)  # the working tree's pikamp, not an installed copy
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pikamp.cli", "start", "-c", self.conf_path],
-            cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=self.workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             self._wait_authed(time.monotonic() + timeout)
         except BaseException:

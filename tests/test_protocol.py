@@ -19,7 +19,7 @@ import uuid
 import pytest
 import redis
 from resp_client import RawConn, encode_command, parse, read_to_eof
-from servers import HOST, PikampServer, free_port
+from servers import HOST, REPO_ROOT, PikampServer, free_port
 
 from pikamp.protocol import ProtocolError, RequestParser
 
@@ -697,7 +697,8 @@ class _PasswordServers:
         self.log = open(os.path.join(tmp, "pikamp", "stderr.log"), "ab")
         self.procs.append(subprocess.Popen(
             [sys.executable, "-m", "pikamp.cli", "start", "-c", self.pikamp.conf_path],
-            cwd=self.pikamp.workdir, stdout=self.log, stderr=subprocess.STDOUT))
+            cwd=self.pikamp.workdir, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": REPO_ROOT}))  # the working tree's pikamp
         for port in (self.pikamp.port, self.redis_port):
             self._wait_authed(port)
 
