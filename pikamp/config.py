@@ -21,6 +21,10 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "daemonize": ("no", "yes: detach from the terminal and write the pid file."),
     "requirepass": ("", "Password clients must AUTH with (empty: none)."),
     "masterauth": ("", "Password this replica uses to authenticate to its master."),
+    "userpass": ("", "Pika's second password: AUTH with it logs in as user 'limit' (empty: no such user)."),
+    "userblacklist": ("", "Commands user 'limit' may not run, comma-separated (Pika's: FLUSHALL, SHUTDOWN ...)."),
+    "aclfile": ("", "File of ACL users (ACL LOAD / ACL SAVE); empty: users come from 'user' lines."),
+    "user": ("", "An ACL user, one per line, as in Redis: 'user : alice on >secret ~app:* +@read'."),
     "timeout": ("60", "Close a client idle for this many seconds (0: never)."),
     "maxclients": ("20000", "Most client connections accepted by the whole server (all workers together)."),
     "client-output-buffer-limit": ("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -67,7 +71,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
 PIKA_KEYS = frozenset("""
     thread-num thread-pool-size slow-cmd-pool slow-cmd-thread-pool-size slow-cmd-list admin-thread-pool-size
     admin-cmd-list sync-thread-num sync-binlog-thread-num root-connection-num max-conn-rbuf-size
-    max-client-response-size network-interface userpass userblacklist user aclfile acl-pubsub-default
+    max-client-response-size network-interface acl-pubsub-default
     acllog-max-len rename-command instance-mode db-instance-num default-slot-num replication-num
     consensus-level db-sync-path log-retention-time loglevel
     slave-priority replication-id run-id server-id internal-used-unfinished-full-sync db-sync-speed
@@ -251,6 +255,11 @@ def has_control(value: str) -> bool:
     return any(c < " " or c == "\x7f" for c in value)
 
 
+# Keys that may be given on several lines (``user : alice on >pw ~* +@all``,
+# ``rename-command : FLUSHDB ""``): their lines' values, joined by newlines.
+MULTI_KEYS = frozenset({"user", "rename-command"})
+
+
 def parse(text: str, lines: dict[str, int] | None = None) -> dict[str, str]:
     """Parse ``key : value`` lines; '#' starts a comment line; a value in
     double quotes may hold backslash escapes (see quote). ``lines`` gets
@@ -268,7 +277,10 @@ def parse(text: str, lines: dict[str, int] | None = None) -> dict[str, str]:
             raise ValueError(f"{n}: bad config line (expected 'key : value'): {line!r}")
         key, _, value = line.partition(":")
         key = key.strip().lower()
-        out[key] = unquote(value.strip())
+        value = unquote(value.strip())
+        if key in MULTI_KEYS and key in out:  # one per line, kept in order
+            value = out[key] + "\n" + value
+        out[key] = value
         if lines is not None:
             lines[key] = n
     return out
@@ -366,8 +378,18 @@ def render_output_limits(limits: dict[str, tuple[int, int, int]]) -> str:
 
 
 # -- CONFIG SET across worker restarts -------------------------------------------
+def runtime_file(config: Config, name: str) -> str:
+    """A file of state that lives as long as the server runs (a restarted
+    worker reads it; a new start of the server removes it)."""
+    return os.path.join(config.path_of("db-path"), ".run", name)
+
+
+# The files clear_runtime removes: CONFIG SET's values and the ACL users.
+RUNTIME_FILES = ("config-set.json", "acl-state")
+
+
 def _runtime_path(config: Config) -> str:
-    return os.path.join(config.path_of("db-path"), ".run", "config-set.json")
+    return runtime_file(config, "config-set.json")
 
 
 def save_runtime(config: Config, keys: list[str]) -> None:
@@ -402,7 +424,8 @@ def load_runtime(config: Config) -> None:
 
 def clear_runtime(config: Config) -> None:
     """A new start of the whole server begins from the file, as Redis does."""
-    try:
-        os.unlink(_runtime_path(config))
-    except FileNotFoundError:
-        pass
+    for name in RUNTIME_FILES:
+        try:
+            os.unlink(runtime_file(config, name))
+        except FileNotFoundError:
+            pass

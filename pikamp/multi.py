@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pikamp import acl
 from pikamp.commands.table import ALL, COMMANDS, OWNER, Command
 from pikamp.deferred import Deferred, Pending
 from pikamp.errors import RespError
@@ -35,6 +36,15 @@ if TYPE_CHECKING:  # the worker imports this module
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 SPANS_WORKERS = ("ERR this transaction needs DBs owned by different workers (db %% %d); pikamp runs a "
                  "transaction inside one worker: keep its DBs and WATCHed keys to one of them")
+ACL_CHANGED = (b"-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC "
+               b"call. This command is no longer allowed for the following reason: ")
+_ACL_REASONS = {
+    acl.DENIED_CMD: b"no permission to execute the command or subcommand\r\n",
+    acl.DENIED_KEY: b"no permission to touch the specified keys\r\n",
+    acl.DENIED_CHANNEL: b"no permission to access one of the channels used as arguments\r\n",
+}
+
+
 # What runs at once inside MULTI instead of being queued (as in Redis 7.0).
 RUN_AT_ONCE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 
@@ -110,6 +120,10 @@ def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
     db = conn.db_index
     for args in queued:
         cmd = _lookup(args[0])
+        if not conn.user.free and (refusal := conn.acl_refusal(cmd, args, b"multi")) is not None:
+            # As Redis: the rules may have changed since the command was queued.
+            plan.append((None, ACL_CHANGED + _ACL_REASONS[refusal[0]], None))
+            continue
         if cmd.route == OWNER:
             plan.append((cmd, args, db))
             owners.add(db % n)
@@ -167,6 +181,9 @@ def _finish(conn: Client, d: Deferred, plan, remote_replies: list[bytes], tainte
         for cmd, args, db in steps:
             if db is not None:
                 replies.append(next(remote))
+                continue
+            if cmd is None:  # refused by the ACL at EXEC: args is the error
+                replies.append(args)
                 continue
             w = conn.worker
             w.in_exec = True  # (WAIT answers at once inside EXEC, as in Redis)

@@ -11,7 +11,7 @@ import time
 
 from setproctitle import setproctitle
 
-from pikamp import clientcount, logs, services, worker
+from pikamp import acl, clientcount, logs, services, worker
 from pikamp.commands import load_all
 from pikamp.config import Config, clear_runtime
 from supervisor import ChildSpec, Supervisor
@@ -165,6 +165,16 @@ def _port_problem(config: Config) -> str | None:
     return None
 
 
+def _acl_problem(config: Config) -> str | None:
+    """The users the configuration declares (user lines, aclfile, userpass) must load."""
+    load_all()
+    try:
+        acl.from_config(config)
+    except acl.AclError as e:
+        return f"{config.path or 'the configuration'}: {e}"
+    return None
+
+
 def _directory_problem(config: Config) -> str | None:
     """Create the data, log and dump directories; why one cannot be used, if
     so (checked before forking: a worker that cannot write its DB would only
@@ -204,7 +214,7 @@ def start(config: Config, daemonize: bool) -> int:
         problem = f"pikamp cannot listen on {config.get('bind')}:{config.get('port')}: {problem}"
     else:
         limits_note, fatal = _fit_maxclients(config)
-        problem = fatal or _directory_problem(config)
+        problem = fatal or _directory_problem(config) or _acl_problem(config)
         problem = problem and f"pikamp: {problem}"
     if problem:  # one line, before anything is forked
         print(problem, file=sys.stderr)

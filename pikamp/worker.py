@@ -20,7 +20,8 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import blocking, clientcount, handover, monitor, multi, notify, pause
+from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause
+from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
@@ -80,7 +81,7 @@ class Client(asyncio.Protocol):
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
         "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub", "handover", "handover_rest",
-        "reply_ctl", "mute",
+        "reply_ctl", "mute", "user",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -93,7 +94,9 @@ class Client(asyncio.Protocol):
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.authed = not worker.requirepass
+        # As Redis: logged in as the default user, authenticated if it needs no password.
+        self.user: acl.User = worker.acl.default
+        self.authed = worker.acl.open
         self.parser.auth_required = not self.authed
         self.out: list[bytes] = []
         self.slots: deque = deque()  # replies queued behind a forwarded one
@@ -222,7 +225,8 @@ class Client(asyncio.Protocol):
         w = self.worker
         owner = self.db_index % w.nworkers
         if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
-                or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.write_refusal):
+                or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.write_refusal
+                or not self.user.free):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -269,6 +273,10 @@ class Client(asyncio.Protocol):
                 self.add_reply(w.count_error(encode(unknown_command(name, args[1:]), False)))
                 return
         w.stat_commands += 1
+        # As Redis (CLIENT LIST cmd=, the ACL log's client-info): the command
+        # being run, refused or not; a container's subcommand (client|list).
+        self.last_cmd = cmd if not cmd.subcommands else cmd.subcommands.get(
+            args[1].lower().decode("latin-1"), cmd) if len(args) > 1 else cmd
         ar = cmd.arity
         if (ar > 0 and len(args) != ar) or len(args) < -ar:
             self.multi_failed = self.multi is not None
@@ -279,9 +287,22 @@ class Client(asyncio.Protocol):
             self.add_reply(w.count_error(error))
             return
         if not self.authed and name.lower() not in _NOAUTH_OK:
-            cmd.rejected += 1
-            self.add_reply(w.count_error(b"-" + NOAUTH.encode() + b"\r\n"))
-            return
+            if w.acl.open:  # the default user needs no password any more (Redis' authRequired)
+                self.authed, self.parser.auth_required = True, False
+            else:
+                cmd.rejected += 1
+                self.add_reply(w.count_error(b"-" + NOAUTH.encode() + b"\r\n"))
+                return
+        if not self.user.free:  # ACL: may this user run this, on these keys and channels?
+            refusal = self.acl_refusal(cmd, args, b"multi" if self.multi is not None else b"toplevel")
+            if refusal is not None:
+                error = refusal[1]
+                self.multi_failed = self.multi is not None
+                self.last_cmd.rejected += 1  # (its subcommand's, as Redis counts it)
+                if cmd.name == "exec":
+                    error = multi.abort(self, error)
+                self.add_reply(w.count_error(error))
+                return
         if self.pubsub is not None and not self.resp3 and cmd.name not in ALLOWED_SUBSCRIBED:
             # RESP2 subscribed: only (un)subscribing, PING, QUIT and RESET (as Redis).
             self.multi_failed = self.multi is not None
@@ -311,7 +332,6 @@ class Client(asyncio.Protocol):
                 w.count_error(reply)
             self.add_reply(reply)
             return
-        self.last_cmd = cmd
         route = cmd.route
         if route == OWNER:
             owner = self.db_index % w.nworkers
@@ -344,6 +364,21 @@ class Client(asyncio.Protocol):
                 self.add_reply(encode(r, self.resp3))
         else:
             self.broadcast(cmd, args)
+
+    def acl_refusal(self, cmd: Command, args: list[bytes], context: bytes) -> tuple[int, bytes] | None:
+        """None if this client's user may run the command, else (why not, the
+        NOPERM error); the refusal goes to the ACL log, as in Redis."""
+        if cmd.subcommands and len(args) > 1:
+            cmd = cmd.subcommands.get(args[1].lower().decode("latin-1"), cmd)
+        why, pos = self.user.check(cmd, args)
+        if why == acl.OK:
+            return None
+        if why == acl.DENIED_CMD:
+            self.worker.log_acl(self, acl.REASONS[why], context, cmd.name.encode())
+            return why, b"-" + (acl.NOPERM_CMD % cmd.name).encode() + b"\r\n"
+        self.worker.log_acl(self, acl.REASONS[why], context, args[pos])
+        text = acl.NOPERM_KEY if why == acl.DENIED_KEY else acl.NOPERM_CHANNEL
+        return why, b"-" + text.encode() + b"\r\n"
 
     def execute_muted(self, args: list[bytes]) -> None:
         """Execute under CLIENT REPLY OFF or SKIP: the replies it makes are
@@ -560,6 +595,13 @@ class Worker:
         self.max_bulk = config.int("proto-max-bulk-len")
         self.maxclients = config.int("maxclients")
         self.requirepass = config.get("requirepass")
+        # The ACL users (every worker holds the same ones: commands/acl.py),
+        # and the ACL log, which worker 0 keeps for all.
+        self.acl = acl.from_config(config)
+        state = acl.load_state(config)  # a restarted worker: the users as they are now
+        if state is not None:
+            self.acl.load_lines(state)
+        self.acl_log = acl.Log(int(config.values.get("acllog-max-len") or 128))
         self.dbs: dict[int, Database] = {}
         self.ctxs: dict[int, Ctx] = {}
         self.all_ctx = Ctx(None, self)
@@ -939,6 +981,25 @@ class Worker:
         else:
             r.then(done)
 
+    def call_worker(self, index: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False,
+                    client_id: int = 0) -> None:
+        """Run an internal command (db -1) on worker ``index``; ``done`` gets its reply."""
+        if index != self.index:
+            self.peers[index].send(-1, resp3, args, done, client_id)
+            return
+        r = self.run_owned(INTERNAL[args[0]], -1, resp3, args, None, client_id)
+        if type(r) is not Deferred:
+            done(r)
+        else:
+            r.then(done)
+
+    def log_acl(self, conn, reason: str, context: bytes, obj: bytes, username: str | None = None) -> None:
+        """An ACL refusal (or a failed login) for the ACL log, which worker 0 keeps."""
+        name = (username if username is not None else conn.user.name).encode("utf-8", "surrogateescape")
+        entry = [b"__acl_op", b"logadd", reason.encode(), context, obj, name,
+                 b"%d" % int(time.time() * 1000), client_line(conn).rstrip(b"\n")]
+        self.call_worker(0, entry, _ignore)
+
     def call_all(self, args: list[bytes], done: Callable[[list[bytes]], None], resp3: bool = False) -> None:
         """Run a command with db -1 ("the DBs you own") on every worker;
         ``done`` gets the list of replies indexed by worker."""
@@ -1125,6 +1186,10 @@ class Worker:
         for db in self.dbs.values():
             db.commit()
             db.engine.close()
+
+
+def _ignore(reply: bytes) -> None:
+    pass
 
 
 @command("__client_addr", 2, internal=True, route=ALL, summary="The address and name of a client of this worker")

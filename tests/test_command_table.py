@@ -82,3 +82,46 @@ def test_flags_are_checked_when_the_table_is_built():
         command("__typo_check", 1, "readonly fsat", internal=True)(lambda ctx, args: None)
     with pytest.raises(ValueError, match="unknown ACL categories"):
         command("__typo_check", 1, "readonly", internal=True, categories="@raed")(lambda ctx, args: None)
+
+
+def _specs_access(entry: list) -> list[int]:
+    """A COMMAND INFO entry's key specs as the READ/WRITE bits each needs (ACL)."""
+    from pikamp import acl
+
+    out = []
+    for spec in entry[8]:
+        flags = {f.lower() for f in _plain(dict(zip(spec[0::2], spec[1::2]))[b"flags"])}
+        out.append((acl.READ if b"access" in flags else 0)
+                   | (acl.WRITE if flags & {b"insert", b"delete", b"update"} else 0))
+    return out
+
+
+def test_acl_key_access_matches_redis_key_specs(tables):
+    """What a %R~ / %W~ key pattern lets through follows Redis' key specs: the
+    first key's access, then the others' (the table carries one spec shape)."""
+    from pikamp import acl
+    from pikamp.commands import load_all
+    from pikamp.commands.table import COMMANDS
+
+    load_all()
+    mine, ref = tables
+    problems = []
+    for name in sorted(set(mine) & set(ref)):
+        cmd = COMMANDS[name]
+        entries = [(cmd, ref[name])] + [(s, r) for s in cmd.subcommands.values() for r in ref[name][9]
+                                        if r[0] == s.name.encode()]
+        for c, entry in entries:
+            specs = _specs_access(entry)
+            if not specs or c.name == "set":  # SET: variable flags, checked below
+                continue
+            # Enough arguments for every key position (keys, numkeys of 2).
+            args = [c.name.encode()] + [b"2"] * 12
+            got = [perms for _, perms in acl.key_positions(c, args)]
+            want = [specs[0]] + [specs[-1]] * (len(got) - 1)
+            if got[:1] != want[:1] or (len(specs) > 1 and got[1:2] != [specs[1]]) or \
+                    (len(specs) == 1 and set(got) != {specs[0]}):
+                problems.append(f"{c.name}: {got} != Redis' {specs}")
+    assert not problems, "\n".join(problems)
+    set_cmd = COMMANDS[b"set"]
+    assert acl.key_positions(set_cmd, [b"set", b"k", b"v"]) == [(1, acl.WRITE)]
+    assert acl.key_positions(set_cmd, [b"set", b"k", b"v", b"GET"]) == [(1, acl.READ | acl.WRITE)]

@@ -24,6 +24,7 @@ MODULES = (
     "persistence",
     "binlog",
     "replication",
+    "acl",
 )
 
 
@@ -35,3 +36,6 @@ def load_all() -> None:
         except ModuleNotFoundError as e:
             if e.name != f"pikamp.commands.{name}":
                 raise
+    from pikamp import acl
+
+    acl.build()  # the ACL's index of every command and category

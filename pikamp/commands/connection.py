@@ -1,13 +1,11 @@
 """Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, CLIENT, RESET."""
 from __future__ import annotations
 
-import hmac
-import time
 
-from pikamp import REDIS_VERSION, blocking, multi, pause, pubsub, stats
-from pikamp.commands.table import ALL, LOCAL, command
-from pikamp.config import to_bytes
-from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, unknown_subcommand
+from pikamp import REDIS_VERSION, acl, blocking, multi, pause, pubsub, stats
+from pikamp.clientline import client_line
+from pikamp.commands.table import ALL, LOCAL, command, dispatch
+from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError
 from pikamp.numbers import parse_int
 from pikamp.resp import Verbatim
 
@@ -43,15 +41,22 @@ def select(conn, args):
     return "OK"
 
 
-def _check_password(conn, user: bytes | None, password: bytes) -> None:
-    required = conn.worker.requirepass
-    if user not in (None, b"default"):
-        raise RespError(WRONGPASS)
-    # Without requirepass the default user is "nopass": any password is accepted.
-    # Compared as bytes: the stored text maps back to exactly the bytes that
-    # CONFIG SET was given or the (UTF-8) config file holds.
-    if required and not hmac.compare_digest(password, to_bytes(required)):
-        raise RespError(WRONGPASS)
+def _check_password(conn, args: list[bytes], user: bytes | None, password: bytes) -> None:
+    """Log the client in as ``user`` (None: AUTH <password>), or raise
+    WRONGPASS after an ACL log entry, as Redis does. A password for the
+    default user may be Pika's userpass: then the client is user "limit"
+    (clients given only a password send HELLO 3 AUTH default <password>).
+    Passwords are compared as hashes, in constant time."""
+    registry = conn.worker.acl
+    name = "default" if user is None else user.decode("utf-8", "surrogateescape")
+    found = registry.get(name)
+    if found is None or not found.enabled or not found.password_ok(password):
+        limit = registry.get(acl.LIMIT_USER) if name == "default" and registry.limit_from_userpass else None
+        if limit is None or not limit.enabled or not limit.password_ok(password):
+            conn.worker.log_acl(conn, "auth", b"multi" if conn.multi is not None else b"toplevel", args[0], name)
+            raise RespError(WRONGPASS)
+        found = limit
+    conn.user = found
     conn.authed = True
     conn.parser.auth_required = False
 
@@ -61,15 +66,15 @@ def _check_password(conn, user: bytes | None, password: bytes) -> None:
 def auth(conn, args):
     if len(args) > 3:
         raise RespError(SYNTAX)
-    if not conn.worker.requirepass and len(args) == 2:
+    if conn.worker.acl.default.nopass and len(args) == 2:
         raise RespError(
             "ERR AUTH <password> called without any password configured for the default user. "
             "Are you sure your configuration is correct?"
         )
     if len(args) == 3:
-        _check_password(conn, args[1], args[2])
+        _check_password(conn, args, args[1], args[2])
     else:
-        _check_password(conn, None, args[1])
+        _check_password(conn, args, None, args[1])
     return "OK"
 
 
@@ -90,7 +95,7 @@ def hello(conn, args):
         opt = args[i].lower()
         more = len(args) - i - 1
         if opt == b"auth" and more >= 2:
-            _check_password(conn, args[i + 1], args[i + 2])
+            _check_password(conn, args, args[i + 1], args[i + 2])
             i += 3
         elif opt == b"setname" and more >= 1:
             name = args[i + 1]
@@ -124,11 +129,10 @@ def _check_name(name: bytes) -> None:
 
 @command("client", -2, "", route=LOCAL, group="connection", categories="@slow", summary="A container for client connection commands")
 def client(conn, args):
-    sub = args[1].lower()
-    handler = _CLIENT_SUBS.get(sub)
-    if handler is None:
-        raise unknown_subcommand(args[1], "client")
-    return handler(conn, args)
+    handler = _CLIENT_NEWER.get(args[1].lower())
+    if handler is not None:
+        return handler(conn, args)
+    return dispatch(conn, args, b"client")
 
 
 def _client_id(conn, args):
@@ -166,22 +170,6 @@ def _client_setinfo(conn, args):
     else:
         raise RespError(f"ERR Unrecognized option '{args[2].decode('latin-1')}'")
     return "OK"
-
-
-def client_line(c) -> bytes:
-    """One CLIENT LIST / CLIENT INFO line, in Redis 7.0's field order."""
-    now = time.monotonic()
-    in_multi = c.multi is not None
-    subs = c.pubsub
-    # Redis' flags: P subscribed, x in MULTI, b blocked (BLPOP ...), N none.
-    flags = ("P" if subs else "") + ("x" if in_multi else "") + ("b" if c.backlog is not None else "") or "N"
-    counts = (len(subs.channels), len(subs.patterns), len(subs.shard)) if subs else (0, 0, 0)
-    return (
-        f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('latin-1')} "
-        f"age={int(now - c.created)} idle={int(now - c.last_io)} flags={flags} db={c.db_index} sub={counts[0]} "
-        f"psub={counts[1]} ssub={counts[2]} multi={len(c.multi) if in_multi else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
-        f"events=r cmd={c.last_cmd.name if c.last_cmd else 'NULL'} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
-    ).encode()
 
 
 def _client_info(conn, args):
@@ -307,7 +295,7 @@ def _client_list_here(ctx, args):
     return [[c.id, client_line(c), int(c.pubsub is not None)] for c in ctx.worker.clients.values()]
 
 
-def _client_kill_filters(args: list[bytes]) -> tuple[list[bytes], bool, bool]:
+def _client_kill_filters(registry, args: list[bytes]) -> tuple[list[bytes], bool, bool]:
     """CLIENT KILL <option> <value> ... -> (filters for __client_kill, skipme,
     whether any client of a worker can match), with Redis's checks and errors."""
     filters: list[bytes] = []
@@ -330,8 +318,9 @@ def _client_kill_filters(args: list[bytes]) -> tuple[list[bytes], bool, bool]:
         elif opt in (b"addr", b"laddr"):
             filters += [opt, value]
         elif opt == b"user":
-            if value != b"default":  # the only user there is
+            if registry.get(value.decode("utf-8", "surrogateescape")) is None:
                 raise RespError(f"ERR No such user '{value.decode('latin-1')}'")
+            filters += [b"user", value]
         elif opt == b"skipme" and value.lower() in (b"yes", b"no"):
             skipme = value.lower() == b"yes"
         else:
@@ -348,7 +337,7 @@ def _client_kill(conn, args):
     if old_form:
         filters, skipme, matchable = [b"addr", args[2]], False, True
     else:
-        filters, skipme, matchable = _client_kill_filters(args)
+        filters, skipme, matchable = _client_kill_filters(conn.worker.acl, args)
     if not matchable:
         return 0
 
@@ -373,6 +362,7 @@ def _client_kill_here(ctx, args):
         if ((b"addr" in want and c.addr.encode() != want[b"addr"])
                 or (b"laddr" in want and c.laddr.encode() != want[b"laddr"])
                 or (b"id" in want and c.id != int(want[b"id"]))
+                or (b"user" in want and c.user.name.encode("utf-8", "surrogateescape") != want[b"user"])
                 or (b"type" in want and (want[b"type"] == b"pubsub") != (c.pubsub is not None))):
             continue
         if c.id == caller:
@@ -469,25 +459,30 @@ def _client_caching(conn, args):
                     "OPTIN or OPTOUT mode enabled")
 
 
+# Redis 7.0's CLIENT subcommands: (arity, flags, handler, summary). Their
+# table entries give ACL rules (+client|id), COMMAND INFO and commandstats.
 _CLIENT_SUBS = {
-    b"id": _client_id,
-    b"setname": _client_setname,
-    b"getname": _client_getname,
-    b"setinfo": _client_setinfo,
-    b"info": _client_info,
-    b"list": _client_list_all,
-    b"kill": _client_kill,
-    b"no-evict": _client_no_evict,
-    b"no-touch": _client_no_touch,
-    b"help": _client_help,
-    b"pause": _client_pause,
-    b"unpause": _client_unpause,
-    b"reply": _client_reply,
-    b"unblock": _client_unblock,
-    b"getredir": _client_getredir,
-    b"trackinginfo": _client_trackinginfo,
-    b"caching": _client_caching,
+    "id": (2, "noscript loading stale", _client_id, "Returns the client ID for the current connection"),
+    "setname": (3, "noscript loading stale", _client_setname, "Set the current connection name"),
+    "getname": (2, "noscript loading stale", _client_getname, "Get the current connection name"),
+    "info": (2, "noscript loading stale", _client_info, "Returns information about the current client connection."),
+    "list": (-2, "admin noscript loading stale", _client_list_all, "Get the list of client connections"),
+    "kill": (-3, "admin noscript loading stale", _client_kill, "Kill the connection of a client"),
+    "no-evict": (3, "admin noscript loading stale", _client_no_evict, "Set client eviction mode for the current connection"),
+    "help": (2, "loading stale", _client_help, "Show helpful text about the different subcommands"),
+    "pause": (-3, "admin noscript loading stale", _client_pause, "Stop processing commands from clients for some time"),
+    "unpause": (2, "admin noscript loading stale", _client_unpause, "Resume processing of clients that were paused"),
+    "reply": (3, "noscript loading stale", _client_reply, "Instruct the server whether to reply to commands"),
+    "unblock": (-3, "admin noscript loading stale", _client_unblock, "Unblock a client blocked in a blocking command from a different connection"),
+    "getredir": (2, "noscript loading stale", _client_getredir, "Get tracking notifications redirection client ID if any"),
+    "trackinginfo": (2, "noscript loading stale", _client_trackinginfo, "Return information about server assisted client side caching for the current connection"),
+    "caching": (3, "noscript loading stale", _client_caching, "Instruct the server about tracking or not keys in the next request"),
 }
+for _sub, (_arity, _flags, _fn, _summary) in _CLIENT_SUBS.items():
+    command(f"client|{_sub}", _arity, _flags, route=LOCAL, group="connection", summary=_summary)(_fn)
+
+# Redis 7.2's, served for the clients that send them (7.0 has no such entries).
+_CLIENT_NEWER = {b"setinfo": _client_setinfo, b"no-touch": _client_no_touch}
 
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
@@ -500,7 +495,7 @@ def reset(conn, args):
     pubsub.forget(conn)
     conn.resp3 = False
     conn.db_index = 0
-    if conn.worker.requirepass:
-        conn.authed = False
-        conn.parser.auth_required = True
+    conn.user = conn.worker.acl.default
+    conn.authed = conn.worker.acl.open
+    conn.parser.auth_required = not conn.authed
     return "RESET"

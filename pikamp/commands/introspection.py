@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from pikamp.commands.server import dispatch
+from pikamp.commands.table import dispatch
 from pikamp.commands.table import command
 from pikamp.errors import SYNTAX, RespError
 from pikamp.numbers import parse_int

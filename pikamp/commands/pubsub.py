@@ -3,7 +3,7 @@ SPUBLISH, PUBSUB. The subscriptions are registered in, and messages routed
 by, the pubsub process (pikamp.services.pubsub); see pikamp.pubsub."""
 from __future__ import annotations
 
-from pikamp.commands.server import dispatch
+from pikamp.commands.table import dispatch
 from pikamp.commands.table import LOCAL, command
 from pikamp.deferred import Deferred
 from pikamp.errors import RespError

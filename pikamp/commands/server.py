@@ -15,11 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from pikamp import REDIS_VERSION, __version__, pause, redis_params, servicecall, stats
-from pikamp.commands.table import COMMANDS, LOCAL, Command, command
+from pikamp import REDIS_VERSION, __version__, acl, pause, redis_params, servicecall, stats
+from pikamp.commands.table import COMMANDS, LOCAL, Command, command, dispatch
 from pikamp.config import (
     CHOICES,
     DEFAULTS,
+    MULTI_KEYS,
     RANGES,
     has_control,
     parse_output_limits,
@@ -30,7 +31,7 @@ from pikamp.config import (
     to_text,
 )
 from pikamp.deferred import Deferred
-from pikamp.errors import SYNTAX, RespError, unknown_subcommand, wrong_arity
+from pikamp.errors import SYNTAX, RespError
 from pikamp.glob import Glob
 from pikamp.numbers import parse_int
 from pikamp.redis_params import REDIS_PARAMS
@@ -44,17 +45,6 @@ from pikamp.resp import Raw, Verbatim, encode
 
 
 # == shared helpers ============================================================
-def dispatch(conn, args: list[bytes], parent: bytes) -> object:
-    """Run the subcommand ``args[1]`` of a container command registered as
-    ``parent|sub`` entries, with the subcommand's own arity check."""
-    sub = COMMANDS[parent].subcommands.get(args[1].lower().decode("latin-1"))
-    if sub is None:
-        raise unknown_subcommand(args[1], parent.decode())
-    if (sub.arity > 0 and len(args) != sub.arity) or len(args) < -sub.arity:
-        raise wrong_arity(sub.name)
-    return sub.handler(conn, args)
-
-
 def _ordered_set(items: list, resp3: bool) -> Raw:
     """A RESP3 set (RESP2 array) that keeps ``items`` in order: flags and ACL
     categories are listed in Redis's order, which a Python set would shuffle."""
@@ -290,6 +280,8 @@ _MUTABLE: dict[str, tuple | None] = {  # (lo, hi) integers, or the names allowed
     "slowlog-log-slower-than": (-1, 2**63 - 1),
     "slowlog-max-len": (0, 2**63 - 1),
     "requirepass": None,
+    "userpass": None,
+    "userblacklist": None,
     "appendfsync": CHOICES["appendfsync"],
     "client-output-buffer-limit": None,  # checked by parse_output_limits
     "client-query-buffer-limit": RANGES["client-query-buffer-limit"],  # Redis' minimum: 1 MB
@@ -323,7 +315,8 @@ def _config_value(config, key: str) -> str:
 
 
 def _config_keys() -> list[str]:
-    return list(DEFAULTS) + [k for k in REDIS_PARAMS if k not in DEFAULTS]
+    # "user" lines are ACL users: ACL LIST shows them, not CONFIG GET (as Redis).
+    return [k for k in DEFAULTS if k != "user"] + [k for k in REDIS_PARAMS if k not in DEFAULTS]
 
 
 @command("config", -2, "", route=LOCAL, group="server", categories="@slow", since="2.0.0",
@@ -439,6 +432,7 @@ def config_set(conn, args):
 @command("__config_set", -3, internal=True, group="server", summary="Apply CONFIG SET in this worker")
 def _apply_config(ctx, args):
     w = ctx.worker
+    users_changed = False
     for key, value in zip(args[1::2], args[2::2]):
         name, text = key.decode(), to_text(value)
         if name == "client-output-buffer-limit":  # the classes given replace theirs only
@@ -449,6 +443,15 @@ def _apply_config(ctx, args):
         w.config.values[name] = text
         if name == "requirepass":
             w.requirepass = text
+            w.acl.set_default_password(text)  # as Redis: the default user's one password
+            users_changed = True
+        elif name in ("userpass", "userblacklist"):
+            users_changed = True
+        elif name == "acllog-max-len":
+            w.acl_log.max_len = int(text)
+            del w.acl_log.entries[int(text):]
+        elif name == "acl-pubsub-default":
+            w.acl.pubsub_default = text == "allchannels"
         elif name == "maxclients":
             w.maxclients = int(text)
         elif name == "appendfsync":
@@ -463,8 +466,12 @@ def _apply_config(ctx, args):
             w.set_latency_threshold(int(text))
         elif name == "notify-keyspace-events":
             w.set_notify(text)
+    if users_changed:
+        acl.apply_userpass(w.acl, w.config)
     if w.index == 0:  # one of the workers keeps it for the ones restarted later
         save_runtime(w.config, [k.decode() for k in args[1::2]])
+        if users_changed:
+            acl.save_state(w.config, w.acl.lines())
     return "OK"
 
 
@@ -506,18 +513,23 @@ def rewrite_config_file(path: str, values: dict[str, str]) -> None:
         lines = f.read().removesuffix("\n").split("\n")
     out: list[str] = []
     written: set[str] = set()
+
+    def lines_of(key: str) -> list[str]:  # a key of several lines (user) gets one per value
+        parts = values[key].split("\n") if key in MULTI_KEYS else [values[key]]
+        return [f"{key} : {quote(v)}" for v in parts if v or key not in MULTI_KEYS]
+
     for line in lines:
         text = line.strip()
         key = text.partition(":")[0].strip().lower()
         if text and not text.startswith("#") and key in values:
             if key not in written:
-                out.append(f"{key} : {quote(values[key])}")
+                out += lines_of(key)
                 written.add(key)
             continue
         out.append(line)
     extra = [k for k, v in values.items() if k not in written and v != _default_of(k)]
     if extra:
-        out += ["", "# Generated by CONFIG REWRITE"] + [f"{k} : {quote(values[k])}" for k in extra]
+        out += ["", "# Generated by CONFIG REWRITE"] + [line for k in extra for line in lines_of(k)]
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.write("\n".join(out) + "\n")
@@ -532,8 +544,11 @@ def config_rewrite(conn, args):
     config = conn.worker.config
     if not config.path:
         raise RespError("ERR The server is running without a config file")
+    values = dict(config.values)
+    if not config.get("aclfile"):  # as Redis: the users go to the file as user lines
+        values["user"] = "\n".join(line.removeprefix("user ") for line in conn.worker.acl.lines())
     try:
-        rewrite_config_file(config.path, config.values)
+        rewrite_config_file(config.path, values)
     except OSError as e:
         raise RespError(f"ERR Rewriting config file: {e.strerror}") from None
     return "OK"

@@ -3,7 +3,7 @@ logs the commands it runs: pikamp.slowlog)."""
 from __future__ import annotations
 
 from pikamp import stats
-from pikamp.commands.server import dispatch
+from pikamp.commands.table import dispatch
 from pikamp.commands.table import LOCAL, command
 from pikamp.errors import RespError
 from pikamp.numbers import parse_int

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pikamp.errors import unknown_subcommand, wrong_arity
+
 # Where a command runs.
 LOCAL = 0  # on the worker holding the client socket (connection/server state)
 OWNER = 1  # on the worker owning the client's selected DB
@@ -176,3 +178,19 @@ def lookup(name: bytes) -> Command | None:
     if cmd is None:
         cmd = COMMANDS.get(name.lower())
     return cmd
+
+
+def subcommand(cmd: Command, args: list[bytes]) -> Command | None:
+    """The table entry a container command line runs (None: not one it has)."""
+    return cmd.subcommands.get(args[1].lower().decode("latin-1")) if len(args) > 1 else None
+
+
+def dispatch(conn, args: list[bytes], parent: bytes) -> object:
+    """Run the subcommand ``args[1]`` of a container command registered as
+    ``parent|sub`` entries, with the subcommand's own arity check."""
+    sub = subcommand(COMMANDS[parent], args)
+    if sub is None:
+        raise unknown_subcommand(args[1], parent.decode())
+    if (sub.arity > 0 and len(args) != sub.arity) or len(args) < -sub.arity:
+        raise wrong_arity(sub.name)
+    return sub.handler(conn, args)
