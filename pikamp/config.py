@@ -25,6 +25,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "userblacklist": ("", "Commands user 'limit' may not run, comma-separated (Pika's: FLUSHALL, SHUTDOWN ...)."),
     "aclfile": ("", "File of ACL users (ACL LOAD / ACL SAVE); empty: users come from 'user' lines."),
     "user": ("", "An ACL user, one per line, as in Redis: 'user : alice on >secret ~app:* +@read'."),
+    "rename-command": ("", "A command renamed, one per line: 'rename-command : FLUSHDB 360flushdb' (\"\": disabled)."),
     "timeout": ("60", "Close a client idle for this many seconds (0: never)."),
     "maxclients": ("20000", "Most client connections accepted by the whole server (all workers together)."),
     "client-output-buffer-limit": ("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -72,7 +73,7 @@ PIKA_KEYS = frozenset("""
     thread-num thread-pool-size slow-cmd-pool slow-cmd-thread-pool-size slow-cmd-list admin-thread-pool-size
     admin-cmd-list sync-thread-num sync-binlog-thread-num root-connection-num max-conn-rbuf-size
     max-client-response-size network-interface acl-pubsub-default
-    acllog-max-len rename-command instance-mode db-instance-num default-slot-num replication-num
+    acllog-max-len instance-mode db-instance-num default-slot-num replication-num
     consensus-level db-sync-path log-retention-time loglevel
     slave-priority replication-id run-id server-id internal-used-unfinished-full-sync db-sync-speed
     rsync-timeout-ms max-rsync-parallel-num slowlog-write-errorlog
@@ -228,6 +229,22 @@ class Config:
     @property
     def databases(self) -> int:
         return self.int("databases")
+
+
+def parse_renames(text: str) -> dict[str, str]:
+    """``rename-command`` lines: lower-case name -> its new name ("": the
+    command is disabled, Redis' ``rename-command CONFIG ""``). ValueError if
+    a line is not two words."""
+    out: dict[str, str] = {}
+    for line in text.split("\n"):
+        words = line.split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise ValueError(f"rename-command: expected 'name new-name', got {line.strip()!r}")
+        new = "" if words[1] in ('""', "''") else words[1]
+        out[words[0].lower()] = new
+    return out
 
 
 def parse_slaveof(text: str) -> tuple[str, int] | None:

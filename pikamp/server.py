@@ -13,7 +13,8 @@ from setproctitle import setproctitle
 
 from pikamp import acl, clientcount, logs, services, worker
 from pikamp.commands import load_all
-from pikamp.config import Config, clear_runtime
+from pikamp.commands.table import COMMANDS
+from pikamp.config import Config, clear_runtime, parse_renames
 from supervisor import ChildSpec, Supervisor
 from supervisor.limits import raise_open_files
 
@@ -165,13 +166,21 @@ def _port_problem(config: Config) -> str | None:
     return None
 
 
-def _acl_problem(config: Config) -> str | None:
-    """The users the configuration declares (user lines, aclfile, userpass) must load."""
+def _commands_problem(config: Config) -> str | None:
+    """The users the configuration declares (user lines, aclfile, userpass)
+    must load, and rename-command must name commands there are."""
     load_all()
+    where = config.path or "the configuration"
     try:
         acl.from_config(config)
-    except acl.AclError as e:
-        return f"{config.path or 'the configuration'}: {e}"
+        renames = parse_renames(config.get("rename-command"))
+    except (acl.AclError, ValueError) as e:
+        return f"{where}: {e}"
+    for name, new in renames.items():
+        if name.encode() not in COMMANDS:
+            return f"{where}: rename-command: no such command {name!r}"
+        if new and new.lower().encode() in COMMANDS and new.lower() not in renames:
+            return f"{where}: rename-command: {new!r} is a command already"
     return None
 
 
@@ -214,7 +223,7 @@ def start(config: Config, daemonize: bool) -> int:
         problem = f"pikamp cannot listen on {config.get('bind')}:{config.get('port')}: {problem}"
     else:
         limits_note, fatal = _fit_maxclients(config)
-        problem = fatal or _directory_problem(config) or _acl_problem(config)
+        problem = fatal or _directory_problem(config) or _commands_problem(config)
         problem = problem and f"pikamp: {problem}"
     if problem:  # one line, before anything is forked
         print(problem, file=sys.stderr)

@@ -25,7 +25,7 @@ from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
-from pikamp.config import Config, load_runtime, parse_output_limits, parse_slaveof
+from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, NOREPLICAS, READONLY, RespError, unknown_command, wrong_arity
 from pikamp.ipc import OwnerLink, PeerLink, socket_path
@@ -226,7 +226,7 @@ class Client(asyncio.Protocol):
         owner = self.db_index % w.nworkers
         if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
                 or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.write_refusal
-                or not self.user.free):
+                or not self.user.free or w.renamed):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -266,12 +266,14 @@ class Client(asyncio.Protocol):
         name = args[0]
         cmd = w.dispatch.get(name)
         if cmd is None:
-            cmd = COMMANDS.get(name.lower())
+            cmd = w.commands.get(name.lower())
             if cmd is None:
                 w.stat_commands += 1
                 self.multi_failed = self.multi is not None
                 self.add_reply(w.count_error(encode(unknown_command(name, args[1:]), False)))
                 return
+        if w.renamed and name.lower() in w.renamed:  # rename-command: the rest knows its own name
+            args[0] = w.renamed[name.lower()]
         w.stat_commands += 1
         # As Redis (CLIENT LIST cmd=, the ACL log's client-info): the command
         # being run, refused or not; a container's subcommand (client|list).
@@ -653,9 +655,15 @@ class Worker:
         self.latency_ns = 1 << 62
         self.set_slowlog_threshold(config.int("slowlog-log-slower-than"))
         self.set_latency_threshold(int(config.values.get("latency-monitor-threshold", "0")))
+        # The commands clients may call, by lower-case name: the table, with
+        # rename-command applied (a renamed command's new name -> its original).
+        renames = parse_renames(config.get("rename-command"))
+        self.commands = {k: c for k, c in COMMANDS.items() if k.decode() not in renames}
+        self.commands.update({new.lower().encode(): COMMANDS[old.encode()] for old, new in renames.items() if new})
+        self.renamed = {new.lower().encode(): old.encode() for old, new in renames.items() if new}
         # Lookup by the name as clients usually send it (lower or upper case);
         # other spellings fall back to a lower() (commands are loaded by now).
-        self.dispatch = {**{k.upper(): c for k, c in COMMANDS.items()}, **COMMANDS}
+        self.dispatch = {**{k.upper(): c for k, c in self.commands.items()}, **self.commands}
         self._client_ids = index  # ids are unique across workers: index + k*nworkers
         self.loop: asyncio.AbstractEventLoop | None = None
 

@@ -315,8 +315,8 @@ def _config_value(config, key: str) -> str:
 
 
 def _config_keys() -> list[str]:
-    # "user" lines are ACL users: ACL LIST shows them, not CONFIG GET (as Redis).
-    return [k for k in DEFAULTS if k != "user"] + [k for k in REDIS_PARAMS if k not in DEFAULTS]
+    # Keys of several lines: ACL LIST shows the users; neither is a CONFIG GET key in Redis.
+    return [k for k in DEFAULTS if k not in MULTI_KEYS] + [k for k in REDIS_PARAMS if k not in DEFAULTS]
 
 
 @command("config", -2, "", route=LOCAL, group="server", categories="@slow", since="2.0.0",
