@@ -79,3 +79,68 @@ class LatencyMonitor:
         for name in names:
             del self.events[name]
         return len(names)
+
+
+# -- per-command latency (INFO latencystats, LATENCY HISTOGRAM) ------------------
+# As Redis' HdrHistogram with 2 significant digits: values below 256 ns are
+# exact, above that each power of two is cut in 128 steps (under 1% wide).
+# A histogram is a dict: bucket index -> count.
+def record(hist: dict[int, int], nanos: int) -> None:
+    """Count one command that took ``nanos``."""
+    b = nanos.bit_length()
+    if b > 8:
+        shift = b - 8
+        nanos = (shift << 8) | (nanos >> shift)
+    hist[nanos] = hist.get(nanos, 0) + 1
+
+
+def _highest(index: int) -> int:
+    """The largest value (ns) bucket ``index`` stands for."""
+    shift, sub = index >> 8, index & 255
+    return sub if shift == 0 else (sub << shift) + (1 << shift) - 1
+
+
+def _highest_equivalent(nanos: int) -> int:
+    b = nanos.bit_length()
+    if b <= 8:
+        return nanos
+    shift = b - 8
+    return _highest((shift << 8) | (nanos >> shift))
+
+
+def merge(into: dict[int, int], flat: list[int]) -> None:
+    """Add a histogram sent as [index, count, index, count ...] (another worker's)."""
+    for i in range(0, len(flat), 2):
+        into[flat[i]] = into.get(flat[i], 0) + flat[i + 1]
+
+
+def percentile(hist: dict[int, int], p: float) -> int:
+    """The value (ns) at percentile ``p``, as hdr_value_at_percentile gives it."""
+    total = sum(hist.values())
+    wanted = max(1, int(p / 100.0 * total + 0.5))
+    seen = 0
+    for index in sorted(hist):
+        seen += hist[index]
+        if seen >= wanted:
+            return _highest(index)
+    return 0
+
+
+def cumulative_usec(hist: dict[int, int]) -> dict[int, int]:
+    """LATENCY HISTOGRAM's histogram_usec: from 1 µs doubling, the count of
+    calls up to each level, where it grew (Redis' log iteration)."""
+    out: dict[int, int] = {}
+    total = sum(hist.values())
+    order = sorted(hist)
+    seen, k, level = 0, 0, 1024
+    previous = 0
+    while previous < total:
+        limit = _highest_equivalent(level)
+        while k < len(order) and _highest(order[k]) <= limit:
+            seen += hist[order[k]]
+            k += 1
+        if seen > previous:
+            out[limit // 1000] = seen
+            previous = seen
+        level <<= 1
+    return out

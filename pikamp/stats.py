@@ -9,6 +9,7 @@ spans workers is asked of every worker with an internal command through
 from __future__ import annotations
 
 import functools
+import logging
 import hashlib
 import os
 import time
@@ -24,6 +25,8 @@ from pikamp.errors import RespError
 from pikamp.resp import decode
 from pikamp.storage.engine import EXPIRES
 from pikamp.worker import Worker
+
+log = logging.getLogger("pikamp.stats")
 
 
 def gather(worker: Worker, args: list[bytes], resp3: bool, combine: Callable[[list], object]) -> Deferred:
@@ -43,6 +46,9 @@ def gather(worker: Worker, args: list[bytes], resp3: bool, combine: Callable[[li
             d.resolve(combine(values))
         except RespError as e:
             d.resolve(e)
+        except Exception as e:  # a bug must not leave the client waiting for ever
+            log.exception("combining the workers' replies to %r failed", args[:1])
+            d.resolve(RespError(f"ERR internal error: {type(e).__name__}"))
 
     worker.call_all(args, done)
     return d

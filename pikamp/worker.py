@@ -23,6 +23,7 @@ from setproctitle import setproctitle
 from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause
 from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
+from pikamp.slowlog import record as record_latency
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
@@ -652,6 +653,8 @@ class Worker:
         self.errors: dict[bytes, int] = {}
         self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
         self.latency = LatencyMonitor()
+        # latency-tracking: per-command histograms (INFO latencystats, LATENCY HISTOGRAM).
+        self.track_latency = config.values.get("latency-tracking", "yes") != "no"
         self.latency_ns = 1 << 62
         self.set_slowlog_threshold(config.int("slowlog-log-slower-than"))
         self.set_latency_threshold(int(config.values.get("latency-monitor-threshold", "0")))
@@ -860,6 +863,8 @@ class Worker:
             cmd = cmd.subcommands.get(args[1].lower().decode("latin-1"), cmd)
         cmd.calls += 1
         cmd.nanos += nanos
+        if self.track_latency:
+            record_latency(cmd.hist, nanos)
         if type(result) is RespError:
             cmd.failed += 1
             self._count_code(result.message.partition(" ")[0].encode("latin-1", "replace") or b"ERR")
@@ -924,6 +929,8 @@ class Worker:
         else:  # the common case, inline: one call less per command
             cmd.calls += 1
             cmd.nanos += nanos
+            if self.track_latency:
+                record_latency(cmd.hist, nanos)
         if READY and not self.in_exec:  # it fed keys clients are blocked on (EXEC: once it is done)
             _SERVING[:] = (eng, self.tainted)
             try:

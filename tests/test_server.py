@@ -467,11 +467,11 @@ def test_info_memory_and_cpu_cover_the_process_tree(r, pikamp_server):
 
 
 def test_info_default_and_all_have_every_section(raw):
-    # Redis 7.0's order; no Latencystats yet; Pika's RocksDB section comes
-    # with "all", as in Pika, not by default.
+    # Redis 7.0's order; Pika's RocksDB section comes with "all", as in
+    # Pika, not by default.
     default = ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats",
                "# Replication", "# CPU", "# Modules", "# Errorstats", "# Cluster", "# Keyspace"]
-    everything = default[:8] + ["# Commandstats"] + default[8:] + ["# RocksDB"]
+    everything = default[:8] + ["# Commandstats", "# Errorstats", "# Latencystats"] + default[9:] + ["# RocksDB"]
     for arg in ((), ("default",), ("all",), ("everything",)):
         text = parse(raw.call("INFO", *arg)).decode()
         titles = [line for line in text.split("\r\n") if line.startswith("# ")]

@@ -3,6 +3,7 @@ address even for a command run in another worker), INFO commandstats and
 errorstats summed over the workers, CONFIG RESETSTAT."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -126,3 +127,56 @@ def test_latency_monitor_records_slow_commands(srv):
         c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
         c.call("DEL", "huge")
         c.close()
+
+
+# Redis' reporting levels: 1024 ns doubling, each as the top of its HdrHistogram bucket, in µs.
+LEVELS = {((1024 << i) + (8 << i) - 1) // 1000 for i in range(30)}
+
+
+def test_latency_histogram_and_latencystats_sum_every_worker(srv, redis_server):
+    """LATENCY HISTOGRAM and INFO latencystats: Redis' shape (buckets of
+    1, 2, 4 .. 16, 33, 66 µs ...), counts over both workers' commands."""
+    mine, ref = RawConn(srv.port), RawConn(redis_server.port)
+    conns = [RawConn(srv.port) for _ in range(8)]
+    try:
+        for c in (mine, ref):
+            c.call("CONFIG", "RESETSTAT")
+        for i, c in enumerate(conns + [ref] * 8):
+            c.call("SET", f"k{i}", "v")
+            c.call("GET", f"k{i}")
+            c.call("CLIENT", "ID")
+        shapes = []
+        for c in (mine, ref):
+            h = dict(zip(*[iter(parse(c.call("LATENCY", "HISTOGRAM", "set", "get", "client", "nosuch")))] * 2))
+            assert sorted(h) == [b"client|id", b"get", b"set"]
+            shape = {}
+            for name, entry in h.items():
+                entry = dict(zip(entry[0::2], entry[1::2]))
+                buckets = entry[b"histogram_usec"]
+                levels, counts = buckets[0::2], buckets[1::2]
+                assert set(levels) <= LEVELS, levels
+                assert counts == sorted(counts) and counts[-1] == entry[b"calls"] == 8
+                shape[name] = entry[b"calls"]
+            shapes.append(shape)
+            lines = _info(c, "latencystats")
+            assert set(lines) >= {"latency_percentiles_usec_set", "latency_percentiles_usec_get",
+                                  "latency_percentiles_usec_client|id"}
+            assert re.fullmatch(r"p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}", lines["latency_percentiles_usec_set"])
+            assert c.call("CONFIG", "SET", "latency-tracking-info-percentiles", "50 90") == b"+OK\r\n"
+            assert re.fullmatch(r"p50=\d+\.\d{3},p90=\d+\.\d{3}", _info(c, "latencystats")["latency_percentiles_usec_set"])
+            c.call("CONFIG", "SET", "latency-tracking-info-percentiles", "50 99 99.9")
+            assert c.call("LATENCY", "HISTOGRAM", "nosuch") == c.call("LATENCY", "HISTOGRAM", "nosuch")
+        assert shapes[0] == shapes[1]
+        assert mine.call("LATENCY", "HISTOGRAM", "nosuch") == ref.call("LATENCY", "HISTOGRAM", "nosuch")
+        # Off: nothing more is recorded; RESETSTAT empties it.
+        mine.call("CONFIG", "SET", "latency-tracking", "no")
+        for c in conns:
+            c.call("SET", "x", "y")
+        h = dict(zip(*[iter(parse(mine.call("LATENCY", "HISTOGRAM", "set")))] * 2))
+        assert dict(zip(h[b"set"][0::2], h[b"set"][1::2]))[b"calls"] == 8
+        mine.call("CONFIG", "SET", "latency-tracking", "yes")
+        mine.call("CONFIG", "RESETSTAT")
+        assert parse(mine.call("LATENCY", "HISTOGRAM", "set")) == []
+    finally:
+        for c in conns + [mine, ref]:
+            c.close()

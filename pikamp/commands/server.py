@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from pikamp import REDIS_VERSION, __version__, acl, pause, redis_params, servicecall, stats
+from pikamp import REDIS_VERSION, __version__, acl, pause, redis_params, servicecall, slowlog, stats
 from pikamp.commands.table import COMMANDS, LOCAL, Command, command, dispatch
 from pikamp.config import (
     CHOICES,
@@ -450,6 +450,8 @@ def _apply_config(ctx, args):
         elif name == "acllog-max-len":
             w.acl_log.max_len = int(text)
             del w.acl_log.entries[int(text):]
+        elif name == "latency-tracking":
+            w.track_latency = text != "no"
         elif name == "acl-pubsub-default":
             w.acl.pubsub_default = text == "allchannels"
         elif name == "maxclients":
@@ -491,6 +493,7 @@ def _reset_stats(ctx, args):
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
             c.calls = c.nanos = c.rejected = c.failed = 0
+            c.hist.clear()
     for db in w.dbs.values():
         db.expired_keys = db.hits = db.misses = 0
     stats.ops_meter(w).reset()
@@ -828,6 +831,40 @@ def _commandstats(w, gathered) -> Lines:
     return lines
 
 
+def _latencystats(w, gathered) -> Lines:
+    """Redis' latency_percentiles_usec_<name> lines (latency-tracking-info-percentiles)."""
+    wanted = []
+    for word in w.config.values.get("latency-tracking-info-percentiles", "50 99 99.9").split():
+        try:
+            wanted.append(float(word))
+        except ValueError:
+            continue
+    lines: Lines = []
+    for name, hist in _histograms(gathered).items():
+        shown = ",".join(f"p{p:g}={slowlog.percentile(hist, p) / 1000:.3f}" for p in wanted)
+        lines.append((f"latency_percentiles_usec_{name.decode()}", shown))
+    return lines
+
+
+def _histograms(gathered) -> dict[bytes, dict[int, int]]:
+    """Every worker's command latency histograms, added up by command."""
+    merged: dict[bytes, dict[int, int]] = {}
+    for g in gathered:
+        for name, flat in g.get(b"latency", []):
+            slowlog.merge(merged.setdefault(name, {}), flat)
+    return merged
+
+
+def worker_histograms(w, names: list[bytes] | None = None) -> list:
+    """This worker's [name, [index, count ...]] of the commands that ran here."""
+    out = []
+    for cmd in COMMANDS.values():
+        for c in (cmd, *cmd.subcommands.values()):
+            if c.hist and (names is None or c.name.encode() in names):
+                out.append([c.name.encode(), [x for kv in c.hist.items() for x in kv]])
+    return out
+
+
 def _error_counts(gathered) -> dict[bytes, int]:
     """Error replies by code, summed over the workers."""
     counts: dict[bytes, int] = {}
@@ -853,12 +890,13 @@ _SECTIONS: dict[bytes, tuple[str, Callable[..., Lines], bool]] = {
     b"modules": ("Modules", _modules, False),
     b"commandstats": ("Commandstats", _commandstats, True),
     b"errorstats": ("Errorstats", _errorstats, True),
+    b"latencystats": ("Latencystats", _latencystats, True),
     b"cluster": ("Cluster", _cluster, False),
     b"keyspace": ("Keyspace", _keyspace, True),
     # Pika's: in INFO all / everything or by name, not in the default set.
     b"rocksdb": ("RocksDB", _rocksdb, True),
 }
-_NOT_DEFAULT = {b"rocksdb", b"commandstats"}
+_NOT_DEFAULT = {b"rocksdb", b"commandstats", b"latencystats"}
 _ALL = {b"all", b"everything"}
 
 
@@ -901,7 +939,7 @@ def info(conn, args):
         return _render(w, sections, gathered)
 
     # RocksDB's numbers cost a few properties per DB: only when shown.
-    ask = [b"__info"] + [s for s in (b"rocksdb", b"commandstats") if s in sections]
+    ask = [b"__info"] + [s for s in (b"rocksdb", b"commandstats", b"latencystats") if s in sections]
     if b"stats" not in sections:
         return stats.gather(w, ask, conn.resp3, combine)
     d = Deferred(conn.resp3)
@@ -927,6 +965,8 @@ def _worker_info(ctx, args):
             b"rocksdb": [[i, [x for kv in db.engine.numbers().items() for x in kv]] for i, db in w.dbs.items()],
             b"block_cache": [sum(c[j] for c in caches) for j in range(3)],
         }
+    if b"latencystats" in args[1:]:
+        extra[b"latency"] = worker_histograms(w)
     if b"commandstats" in args[1:]:
         extra[b"cmdstats"] = [[c.name.encode(), c.calls, c.nanos, c.rejected, c.failed]
                               for cmd in COMMANDS.values() for c in (cmd, *cmd.subcommands.values())

@@ -2,9 +2,9 @@
 logs the commands it runs: pikamp.slowlog)."""
 from __future__ import annotations
 
-from pikamp import stats
-from pikamp.commands.table import dispatch
-from pikamp.commands.table import LOCAL, command
+from pikamp import slowlog as histograms, stats
+from pikamp.commands.server import worker_histograms
+from pikamp.commands.table import COMMANDS, LOCAL, command, dispatch
 from pikamp.errors import RespError
 from pikamp.numbers import parse_int
 
@@ -91,6 +91,9 @@ _LATENCY_HELP = [
     "RESET [<event> ...]",
     "    Reset latency data of one or more <event> classes.",
     "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
     "HELP",
     "    Prints this help.",
 ]
@@ -175,6 +178,47 @@ def latency_doctor(conn, args):
         return Verbatim("\n".join(lines).encode())
 
     return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, report)
+
+
+@command("latency|histogram", -2, "admin noscript loading stale", route=LOCAL, group="server", since="7.0.0",
+         summary="Return the cumulative distribution of latencies of a subset of commands or all commands.",
+         complexity="O(N) where N is the number of commands with latency information being retrieved.")
+def latency_histogram(conn, args):
+    """Each command's calls and cumulative latency distribution (µs), over every
+    worker; named commands only if given (a container: its subcommands)."""
+    names = None
+    if len(args) > 2:
+        names = []
+        for arg in args[2:]:
+            parent, _, sub = arg.lower().partition(b"|")
+            cmd = COMMANDS.get(parent)
+            if cmd is None:
+                continue
+            if sub:
+                if sub.decode("latin-1") in cmd.subcommands:
+                    names.append(arg.lower())
+            elif cmd.subcommands:
+                names += [s.name.encode() for s in cmd.subcommands.values()]
+            else:
+                names.append(parent)
+
+    def combine(replies: list) -> dict:
+        merged: dict[bytes, dict[int, int]] = {}
+        for reply in replies:
+            for name, flat in reply:
+                histograms.merge(merged.setdefault(name, {}), flat)
+        return {name: {b"calls": sum(h.values()), b"histogram_usec": histograms.cumulative_usec(h)}
+                for name, h in merged.items()}
+
+    if names == []:
+        return {}
+    return stats.gather(conn.worker, [b"__latency_histogram", *(names or [b"*"])], conn.resp3, combine)
+
+
+@command("__latency_histogram", -2, internal=True, summary="This worker's command latency histograms")
+def _latency_histogram_here(ctx, args):
+    names = None if args[1:] == [b"*"] else set(args[1:])
+    return worker_histograms(ctx.worker, names)
 
 
 @command("latency|help", 2, "loading stale", route=LOCAL, group="server", since="2.8.13",
