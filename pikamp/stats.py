@@ -219,3 +219,53 @@ def ops_meter(worker: Worker) -> OpsMeter:
     if meter is None:
         meter = _meters[worker] = OpsMeter(worker)
     return meter
+
+
+# -- memory --------------------------------------------------------------------
+@dataclass
+class Memory:
+    """The server's memory, in Redis' terms: the process tree's RSS is what
+    it uses (Python objects, RocksDB's memtables and block cache); the data
+    held in memory is the memtables and the cached blocks."""
+
+    used: int
+    peak: int
+    dataset: int
+    clients_normal: int
+    keys: int
+
+
+def memory_peak(run_dir: str, used: int) -> int:
+    """The most the server has used since it started, kept in a runtime file
+    so that every worker reports the same (INFO used_memory_peak)."""
+    path = os.path.join(run_dir, "memory-peak")
+    try:
+        with open(path) as f:
+            peak = int(f.read() or 0)
+    except (OSError, ValueError):
+        peak = 0
+    if used > peak:
+        tmp = f"{path}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "w") as f:
+                f.write(str(used))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        peak = used
+    return peak
+
+
+def memory(run_dir: str, gathered: list[dict]) -> Memory:
+    """Memory figures from the workers' __info replies (asked with "rocksdb")."""
+    used = sum(p.rss for p in process_tree())
+    caches = [g[b"block_cache"][1] for g in gathered if b"block_cache" in g]
+    memtables = sum(pairs_to_dict(entry[1]).get(b"memtable_bytes", 0)
+                    for g in gathered for entry in g.get(b"rocksdb", []))
+    return Memory(
+        used=used,
+        peak=memory_peak(run_dir, used),
+        dataset=min(used, memtables + sum(caches)),
+        clients_normal=sum(g.get(b"client_output", 0) for g in gathered),
+        keys=sum(entry[1] for g in gathered for entry in g.get(b"keyspace", [])),
+    )

@@ -72,3 +72,29 @@ def test_reset_needs_auth_again(tmp_path):
         c.close()
     finally:
         srv.stop()
+
+
+def test_memory_stats_doctor_purge_like_redis(diff):
+    """MEMORY STATS has Redis' fields (and types); DOCTOR one of Redis'
+    reports; MALLOC-STATS and PURGE answer as Redis without jemalloc."""
+    diff("SET", "k", "v")
+    for args in (("MEMORY", "HELP"), ("MEMORY", "STATS", "x"), ("MEMORY", "DOCTOR", "x"), ("MEMORY", "PURGE", "x"),
+                 ("MEMORY", "NOSUCH")):
+        diff(*args)
+    def as_dict(reply):  # RESP2: a flat list; RESP3: ("map", pairs), doubles as ("double", text)
+        if isinstance(reply, tuple):
+            return {k: v[0] if isinstance(v, tuple) else v for k, v in reply[1]}
+        return dict(zip(reply[0::2], reply[1::2]))
+
+    mine, ref = (as_dict(parse(raw)) for raw in diff.both("MEMORY", "STATS"))
+    assert {k for k in mine} == {k for k in ref if not k.startswith(b"db.")}
+    for key, value in ref.items():
+        if not key.startswith(b"db."):
+            assert type(mine[key]) is type(value), key
+    assert mine[b"keys.count"] >= 1 and mine[b"total.allocated"] <= mine[b"peak.allocated"]
+    doctor = parse(diff.p.call("MEMORY", "DOCTOR"))
+    text = doctor[1] if isinstance(doctor, tuple) else doctor
+    text = text.removeprefix(b"txt:")  # RESP3: a verbatim string
+    assert text.startswith((b"Hi Sam, I can't find any memory issue", b"Sam, I detected a few issues"))
+    assert diff.p.call("MEMORY", "PURGE") == b"+OK\r\n"
+    assert parse(diff.p.call("MEMORY", "MALLOC-STATS")) == b"Stats not supported for the current allocator"

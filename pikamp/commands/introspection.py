@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from itertools import islice
 
-from pikamp.commands.table import dispatch
-from pikamp.commands.table import command
+from pikamp import stats
+from pikamp.commands.table import ALL, command, dispatch
 from pikamp.errors import SYNTAX, RespError
 from pikamp.numbers import parse_int
+from pikamp.resp import Verbatim
 from pikamp.storage import codec, collections, strings
 from pikamp.storage.codec import CHUNKED, HASH, LIST, SET, STRING, ZSET
 
@@ -37,6 +38,14 @@ OBJECT_HELP = [
 ]
 MEMORY_HELP = [
     "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
     "USAGE <key> [SAMPLES <count>]",
     "    Return memory in bytes used by <key> and its value. Nested values are",
     "    sampled up to <count> times (default: 5, 0 means sample all).",
@@ -187,6 +196,102 @@ def memory_usage(ctx, args):
     # A zset keeps each member twice (by name and by score).
     copies = 2 if typ == ZSET else 1
     return base + int(per_entry * meta.count * copies)
+
+
+@command("memory|stats", 2, "", group="server", since="4.0.0", summary="Show memory usage details")
+def memory_stats(ctx, args):
+    """Redis' fields, with what they mean on a disk store: total is the process
+    tree's RSS, the dataset the memtables and cached blocks, the overhead the
+    rest; nothing of the kind there is no such thing of (AOF, Lua, cluster)."""
+    w = ctx.worker
+
+    def combine(replies: list) -> dict:
+        m = stats.memory(w.run_dir, [stats.pairs_to_dict(r) for r in replies])
+        overhead = m.used - m.dataset
+        return {
+            b"peak.allocated": m.peak, b"total.allocated": m.used, b"startup.allocated": 0,
+            b"replication.backlog": 0,  # the binlog is on disk
+            b"clients.slaves": 0,  # replicas are served by the replication process, from disk
+            b"clients.normal": m.clients_normal, b"cluster.links": 0, b"aof.buffer": 0,
+            b"lua.caches": 0, b"functions.caches": 0,
+            b"overhead.total": overhead, b"keys.count": m.keys,
+            b"keys.bytes-per-key": m.used // m.keys if m.keys else 0,
+            b"dataset.bytes": m.dataset, b"dataset.percentage": m.dataset * 100.0 / m.used if m.used else 0.0,
+            b"peak.percentage": m.used * 100.0 / m.peak if m.peak else 0.0,
+            b"allocator.allocated": m.used, b"allocator.active": m.used, b"allocator.resident": m.used,
+            b"allocator-fragmentation.ratio": 1.0, b"allocator-fragmentation.bytes": 0,
+            b"allocator-rss.ratio": 1.0, b"allocator-rss.bytes": 0,
+            b"rss-overhead.ratio": 1.0, b"rss-overhead.bytes": 0,
+            b"fragmentation": 1.0, b"fragmentation.bytes": 0,
+        }
+
+    return stats.gather(w, [b"__info", b"rocksdb"], ctx.resp3, combine)
+
+
+_MEMORY_FINE = ("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on "
+                "this base.\n")
+_MEMORY_EMPTY = ("Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used "
+                 "in these conditions. Please, leave for your mission on Earth and fill it with some data. The new "
+                 "Sam and I will be back to our programming as soon as I finished rebooting.\n")
+_BIG_PEAK = (" * Peak memory: In the past this instance used more than 150% the memory that is currently using. "
+             "The allocator is normally not able to release memory after a peak, so you can expect to see a big "
+             "fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if "
+             "the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be "
+             "used as soon as you fill the Redis instance with more data. If the memory peak was only occasional "
+             "and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only "
+             "other option is to shutdown and restart the instance.\n\n")
+_BIG_CLIENTS = (" * Big client buffers: The clients output buffers in this instance are greater than 200K per "
+                "client (on average). This may result from different causes, like Pub/Sub clients subscribed to "
+                "channels bot not receiving data fast enough, so that data piles on the Redis instance output "
+                "buffer, or clients sending commands with large replies or very large sequences of commands in "
+                "the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it "
+                "causes problems in your instance, or to understand better why certain clients are using a big "
+                "amount of memory.\n\n")
+
+
+@command("memory|doctor", 2, "", group="server", since="4.0.0", summary="Outputs memory problems report")
+def memory_doctor(ctx, args):
+    """Redis' report, on the checks that apply here: a past peak, big client buffers."""
+    w = ctx.worker
+
+    def combine(replies: list) -> Verbatim:
+        gathered = [stats.pairs_to_dict(r) for r in replies]
+        m = stats.memory(w.run_dir, gathered)
+        if m.used < 5 << 20:
+            return Verbatim(_MEMORY_EMPTY.encode())
+        clients = sum(g.get(b"clients", 0) for g in gathered)
+        found = [text for bad, text in ((m.peak / m.used > 1.5, _BIG_PEAK),
+                                        (clients and m.clients_normal / clients > 200 << 10, _BIG_CLIENTS)) if bad]
+        if not found:
+            return Verbatim(_MEMORY_FINE.encode())
+        return Verbatim(("Sam, I detected a few issues in this Redis instance memory implants:\n\n" + "".join(found)
+                         + "I'm here to keep you safe, Sam. I want to help you.\n").encode())
+
+    return stats.gather(w, [b"__info", b"rocksdb"], ctx.resp3, combine)
+
+
+@command("memory|malloc-stats", 2, "", group="server", since="4.0.0", summary="Show allocator internal stats")
+def memory_malloc_stats(ctx, args):
+    return b"Stats not supported for the current allocator"  # (Redis' answer without jemalloc)
+
+
+@command("memory|purge", 2, "", group="server", since="4.0.0", summary="Ask the allocator to release memory")
+def memory_purge(ctx, args):
+    return stats.gather(ctx.worker, [b"__memory_purge"], ctx.resp3, lambda replies: "OK")
+
+
+@command("__memory_purge", 1, internal=True, route=ALL, group="server", summary="MEMORY PURGE in this worker")
+def _memory_purge(ctx, args):
+    """Collect Python's garbage and hand free heap pages back to the system (glibc's malloc_trim)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return "OK"
 
 
 @command("memory|help", 2, "loading stale", group="server", since="4.0.0",

@@ -607,6 +607,7 @@ def _clients(w, gathered) -> Lines:
 
 def _memory(w, gathered) -> Lines:
     rss = sum(p.rss for p in stats.process_tree())
+    peak = stats.memory_peak(w.run_dir, rss)
     system = stats.total_memory()
     return [
         # The whole process tree's RSS: data lives in RocksDB (memtables, block cache).
@@ -614,11 +615,19 @@ def _memory(w, gathered) -> Lines:
         ("used_memory_human", stats.human_bytes(rss)),
         ("used_memory_rss", rss),
         ("used_memory_rss_human", stats.human_bytes(rss)),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", stats.human_bytes(peak)),
+        ("used_memory_peak_perc", f"{rss * 100 / peak if peak else 0:.2f}%"),
         ("total_system_memory", system),
         ("total_system_memory_human", stats.human_bytes(system)),
+        ("used_memory_lua", 0),  # no scripting engine
         ("maxmemory", 0),
         ("maxmemory_human", "0B"),
         ("maxmemory_policy", "noeviction"),
+        # RSS is what is used here, so there is no fragmentation to measure apart.
+        ("mem_fragmentation_ratio", "1.00"),
+        ("mem_fragmentation_bytes", 0),
+        ("mem_replication_backlog", 0),  # the binlog is on disk
         ("mem_allocator", "libc"),
     ]
 
@@ -994,6 +1003,8 @@ def _worker_info(ctx, args):
         b"write_errors": [[i, db.engine.failed.encode()] for i, db in w.dbs.items()
                           if db.engine.failed is not None],
         b"keyspace": [[i, db.size, stats.expires_count(db)] for i, db in w.dbs.items()],
+        b"client_output": sum(c.transport.get_write_buffer_size() for c in w.clients.values()
+                              if c.transport is not None),
     }
 
 
