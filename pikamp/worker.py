@@ -20,7 +20,7 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause
+from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause, tracking
 from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import record as record_latency
@@ -82,7 +82,7 @@ class Client(asyncio.Protocol):
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
         "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub", "handover", "handover_rest",
-        "reply_ctl", "mute", "user",
+        "reply_ctl", "mute", "user", "tracker", "caching",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -128,6 +128,10 @@ class Client(asyncio.Protocol):
         # reply is sent), and whether replies made now are dropped.
         self.reply_ctl = 0
         self.mute = False
+        # CLIENT TRACKING: this client's tracker (None: off), and CLIENT
+        # CACHING YES/NO given for its next command.
+        self.tracker: tracking.Tracker | None = None
+        self.caching = False
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -159,6 +163,9 @@ class Client(asyncio.Protocol):
         if self.pubsub is not None and not w.stopping:
             w.begin_turn()
             forget_subscriptions(self)
+        if self.tracker is not None and not w.stopping:
+            w.begin_turn()
+            w.call_all([b"__tracking", b"drop", b"%d" % self.id], lambda replies: None)
         if self.waiting and w.nworkers > 1 and not w.stopping:
             # A blocked command of ours may be parked in another worker: have
             # it dropped there, or it would pop data for a client that is gone.
@@ -227,7 +234,7 @@ class Client(asyncio.Protocol):
         owner = self.db_index % w.nworkers
         if (owner == w.index or self.backlog is not None or not self.authed or self.multi is not None
                 or self.pubsub is not None or self.reply_ctl or w.pause_kind or w.write_refusal
-                or not self.user.free or w.renamed):
+                or not self.user.free or w.renamed or self.tracker is not None):
             return False
         dispatch = w.dispatch
         for args in cmds:
@@ -335,6 +342,8 @@ class Client(asyncio.Protocol):
                 w.count_error(reply)
             self.add_reply(reply)
             return
+        if self.tracker is not None:  # CLIENT TRACKING: the keys it reads, at their owner first
+            w.tracking.before(self, cmd, args)
         route = cmd.route
         if route == OWNER:
             owner = self.db_index % w.nworkers
@@ -653,6 +662,9 @@ class Worker:
         self.errors: dict[bytes, int] = {}
         self.slowlog = SlowLog(index, self.nworkers, config.int("slowlog-max-len"))
         self.latency = LatencyMonitor()
+        self.tracking = tracking.Tracking(self)
+        self.trackers = self.tracking.trackers  # (the pipeline's one check)
+        self.tracking_due = False  # invalidations to send after this turn's commit
         # latency-tracking: per-command histograms (INFO latencystats, LATENCY HISTOGRAM).
         self.track_latency = config.values.get("latency-tracking", "yes") != "no"
         self.latency_ns = 1 << 62
@@ -759,6 +771,10 @@ class Worker:
         self.loop.run_in_executor(None, work).add_done_callback(done)  # type: ignore[union-attr]
         return d
 
+    def mark_tracking(self) -> None:
+        """Invalidations are waiting: sent at the end of this turn."""
+        self.tracking_due = True
+
     def mark_client(self, c: Client) -> None:
         self.dirty_clients.append(c)
 
@@ -775,6 +791,9 @@ class Worker:
             self.writes_lost()
         if self.tainted:
             self.tainted.clear()
+        if self.tracking_due:
+            self.tracking_due = False
+            self.tracking.send()
         links, self.dirty_links = self.dirty_links, []
         for link in links:
             link.flush()
@@ -911,6 +930,8 @@ class Worker:
             return encode(eng.refusal(), resp3)
         if self.notify and eng is not None:
             ctx.db.touched.clear()  # what this command changes, for its events
+        if self.trackers:  # CLIENT TRACKING NOLOOP: whose writes these are
+            self.tracking.writer = client_id
         t0 = perf_counter_ns()
         try:
             r = cmd.handler(ctx, args)
@@ -920,6 +941,8 @@ class Worker:
             log.exception("command %r failed", args[:1])
             r = RespError(f"ERR internal error: {type(e).__name__}")
         nanos = perf_counter_ns() - t0
+        if self.trackers:
+            self.tracking.writer = 0
         if self.monitoring and db >= 0 and monitor.shown(cmd, args):
             self.monitor.feed(db, client_id, args)
         if self.notify and eng is not None and ctx.db.touched and type(r) is not RespError:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 
-from pikamp import REDIS_VERSION, acl, blocking, multi, pause, pubsub, stats
+from pikamp import REDIS_VERSION, acl, blocking, multi, pause, pubsub, stats, tracking
 from pikamp.clientline import client_line
 from pikamp.commands.table import ALL, LOCAL, command, dispatch
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError
 from pikamp.numbers import parse_int
-from pikamp.resp import Verbatim
+from pikamp.deferred import Deferred
+from pikamp.resp import Raw, Verbatim, decode
 
 
 @command("ping", -1, "fast", route=LOCAL, group="connection", summary="Ping the server")
@@ -216,8 +217,6 @@ _CLIENT_HELP = [
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
-    # Redis' text word for word (HELP is compared with Redis'), though CLIENT
-    # TRACKING is not served here yet: it answers "unknown subcommand".
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
     "         [OPTIN] [OPTOUT] [NOLOOP]",
     "    Control server assisted client side caching.",
@@ -440,23 +439,181 @@ def _unblock_here(ctx, args):
 
 
 def _client_getredir(conn, args):
-    if len(args) != 2:
-        raise RespError("ERR wrong number of arguments for 'client|getredir' command")
-    return -1  # no client ever tracks keys here (CLIENT TRACKING is not served)
+    t = conn.tracker
+    return -1 if t is None else 0 if t.target == conn.id else t.target
 
 
 def _client_trackinginfo(conn, args):
-    if len(args) != 2:
-        raise RespError("ERR wrong number of arguments for 'client|trackinginfo' command")
-    return {b"flags": {b"off"}, b"redirect": -1, b"prefixes": []}  # flags: a set in RESP3
+    t = conn.tracker
+    flags = [b"on" if t is not None else b"off"]
+    if t is not None:
+        if t.bcast:
+            flags.append(b"bcast")
+        if t.optin:
+            flags += [b"optin"] + ([b"caching-yes"] if conn.caching else [])
+        if t.optout:
+            flags += [b"optout"] + ([b"caching-no"] if conn.caching else [])
+        if t.noloop:
+            flags.append(b"noloop")
+    head = b"~%d\r\n" if conn.resp3 else b"*%d\r\n"
+    return {
+        b"flags": Raw(head % len(flags) + b"".join(b"$%d\r\n%b\r\n" % (len(f), f) for f in flags)),
+        b"redirect": _client_getredir(conn, args),
+        b"prefixes": sorted(t.prefixes) if t is not None and t.bcast else [],
+    }
 
 
 def _client_caching(conn, args):
-    if len(args) != 3:
-        raise RespError("ERR wrong number of arguments for 'client|caching' command")
-    # Tracking is never on here (CLIENT TRACKING is not served): Redis' answer for that.
-    raise RespError("ERR CLIENT CACHING can be called only when the client is in tracking mode with "
-                    "OPTIN or OPTOUT mode enabled")
+    t = conn.tracker
+    if t is None:
+        raise RespError("ERR CLIENT CACHING can be called only when the client is in tracking mode with "
+                        "OPTIN or OPTOUT mode enabled")
+    opt = args[2].lower()
+    if opt == b"yes":
+        if not t.optin:
+            raise RespError("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+    elif opt == b"no":
+        if not t.optout:
+            raise RespError("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+    else:
+        raise RespError(SYNTAX)
+    conn.caching = True
+    return "OK"
+
+
+def _client_tracking(conn, args):
+    """CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
+    [OPTOUT] [NOLOOP], with Redis' checks in Redis' order; the tracker is
+    then known to every worker before the OK."""
+    redirect = 0
+    bcast = optin = optout = noloop = False
+    prefixes: list[bytes] = []
+    i = 3
+    while i < len(args):
+        opt = args[i].lower()
+        more = i + 1 < len(args)
+        if opt == b"redirect" and more:
+            i += 1
+            if redirect:
+                raise RespError("ERR A client can only redirect to a single other client")
+            redirect = parse_int(args[i])
+        elif opt == b"bcast":
+            bcast = True
+        elif opt == b"optin":
+            optin = True
+        elif opt == b"optout":
+            optout = True
+        elif opt == b"noloop":
+            noloop = True
+        elif opt == b"prefix" and more:
+            i += 1
+            prefixes.append(args[i])
+        else:
+            raise RespError(SYNTAX)
+        i += 1
+    w = conn.worker
+    if not redirect or redirect == conn.id:
+        return _tracking_on_off(conn, args[2].lower(), redirect, bcast, optin, optout, noloop, prefixes)
+    # As Redis, the client redirected to must exist now (it may go later),
+    # checked first: it is asked of the worker it is on.
+    d = Deferred(conn.resp3)
+    owner = redirect % w.nworkers
+    if redirect < 1 or (owner not in w.peers and owner != w.index):
+        d.resolve(RespError("ERR The client ID you want redirect to does not exist"))
+        return d
+
+    def found(reply: bytes) -> None:
+        try:
+            if decode(reply)[0] == b"":
+                raise RespError("ERR The client ID you want redirect to does not exist")
+            value = _tracking_on_off(conn, args[2].lower(), redirect, bcast, optin, optout, noloop, prefixes)
+        except RespError as e:
+            d.resolve(e)
+            return
+        if type(value) is Deferred:
+            value.then(d.resolve_raw)
+        else:
+            d.resolve(value)
+
+    w.call_worker(owner, [b"__client_addr", b"%d" % redirect], found)
+    return d
+
+
+def _tracking_on_off(conn, mode: bytes, redirect: int, bcast: bool, optin: bool, optout: bool, noloop: bool,
+                     prefixes: list[bytes]) -> object:
+    """CLIENT TRACKING's checks after the options are read, then the change."""
+    w = conn.worker
+    if mode == b"off":
+        if conn.tracker is None:
+            return "OK"
+        conn.tracker, conn.caching = None, False
+        return stats.gather(w, [b"__tracking", b"drop", b"%d" % conn.id], conn.resp3, lambda _: "OK")
+    if mode != b"on":
+        raise RespError(SYNTAX)
+    old = conn.tracker
+    if not bcast and prefixes:
+        raise RespError("ERR PREFIX option requires BCAST mode to be enabled")
+    if old is not None and old.bcast != bcast:
+        raise RespError("ERR You can't switch BCAST mode on/off before disabling tracking for this client, "
+                        "and then re-enabling it with a different mode.")
+    if bcast and (optin or optout):
+        raise RespError("ERR OPTIN and OPTOUT are not compatible with BCAST")
+    if optin and optout:
+        raise RespError("ERR You can't specify both OPTIN mode and OPTOUT mode")
+    if old is not None and ((optin and old.optout) or (optout and old.optin)):
+        raise RespError("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
+                        "and then re-enabling it with a different mode.")
+    if bcast:
+        existing = old.prefixes if old is not None else []
+        for j, p in enumerate(prefixes):
+            for e in existing:
+                if p.startswith(e) or e.startswith(p):
+                    raise RespError(f"ERR Prefix '{p.decode('latin-1')}' overlaps with an existing prefix "
+                                    f"'{e.decode('latin-1')}'. Prefixes for a single client must not overlap.")
+            for q in prefixes[j + 1:]:
+                if p.startswith(q) or q.startswith(p):
+                    raise RespError(f"ERR Prefix '{p.decode('latin-1')}' overlaps with another provided prefix "
+                                    f"'{q.decode('latin-1')}'. Prefixes for a single client must not overlap.")
+        # As Redis: no PREFIX is the empty prefix (every key); a second ON adds to them.
+        prefixes = list(dict.fromkeys((old.prefixes if old is not None else []) + (prefixes or [b""])))
+
+    t = tracking.Tracker(conn.id, redirect or conn.id, bcast, prefixes, optin, optout, noloop)
+    conn.tracker, conn.caching = t, False
+    return stats.gather(w, [b"__tracking", b"set", *t.encode()], conn.resp3, lambda _: "OK")
+
+
+@command("__tracking", -3, internal=True, route=ALL, group="connection",
+         summary="A client's CLIENT TRACKING, known to this worker: set <tracker> | drop <id>")
+def _tracking_here(ctx, args):
+    if args[1] == b"set":
+        ctx.worker.tracking.set(tracking.Tracker.decode(args[2:]))
+    else:
+        ctx.worker.tracking.drop(int(args[2]))
+    return "OK"
+
+
+@command("__track", -3, internal=True, group="connection",
+         summary="Keys a tracking client is about to read here (it may cache them)")
+def _track_here(ctx, args):
+    ctx.worker.tracking.remember(int(args[1]), args[2:])
+    return "OK"
+
+
+@command("__invalidate", -3, internal=True, route=ALL, group="connection",
+         summary="Invalidation messages for a client of this worker")
+def _invalidate_here(ctx, args):
+    messages: list = []
+    i = 2
+    while i < len(args):
+        n = int(args[i])
+        if n < 0:
+            messages.append(None)
+            i += 1
+        else:
+            messages.append(args[i + 1 : i + 1 + n])
+            i += 1 + n
+    tracking.deliver(ctx.worker, int(args[1]), messages)
+    return "OK"
 
 
 # Redis 7.0's CLIENT subcommands: (arity, flags, handler, summary). Their
@@ -475,6 +632,7 @@ _CLIENT_SUBS = {
     "reply": (3, "noscript loading stale", _client_reply, "Instruct the server whether to reply to commands"),
     "unblock": (-3, "admin noscript loading stale", _client_unblock, "Unblock a client blocked in a blocking command from a different connection"),
     "getredir": (2, "noscript loading stale", _client_getredir, "Get tracking notifications redirection client ID if any"),
+    "tracking": (-3, "noscript loading stale", _client_tracking, "Enable or disable server assisted client side caching support"),
     "trackinginfo": (2, "noscript loading stale", _client_trackinginfo, "Return information about server assisted client side caching for the current connection"),
     "caching": (3, "noscript loading stale", _client_caching, "Instruct the server about tracking or not keys in the next request"),
 }
@@ -495,6 +653,9 @@ def reset(conn, args):
     pubsub.forget(conn)
     conn.resp3 = False
     conn.db_index = 0
+    if conn.tracker is not None:  # as Redis: RESET turns tracking off
+        conn.tracker, conn.caching = None, False
+        conn.worker.call_all([b"__tracking", b"drop", b"%d" % conn.id], lambda replies: None)
     conn.user = conn.worker.acl.default
     conn.authed = conn.worker.acl.open
     conn.parser.auth_required = not conn.authed

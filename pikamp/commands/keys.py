@@ -111,7 +111,7 @@ def flushall(ctx, args):
         if db.engine.failed is not None:  # all or nothing
             raise db.engine.refusal()
     for db in ctx.worker.dbs.values():
-        db.flush()
+        db.flush(announce=ctx.worker.index == 0)
     return "OK"
 
 

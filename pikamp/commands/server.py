@@ -450,6 +450,8 @@ def _apply_config(ctx, args):
         elif name == "acllog-max-len":
             w.acl_log.max_len = int(text)
             del w.acl_log.entries[int(text):]
+        elif name == "tracking-table-max-keys":
+            w.tracking.max_keys = int(text) or 1 << 62  # 0: no limit
         elif name == "latency-tracking":
             w.track_latency = text != "no"
         elif name == "acl-pubsub-default":
@@ -602,6 +604,7 @@ def _clients(w, gathered) -> Lines:
         ("maxclients", w.maxclients),
         # Clients waiting in BLPOP & co, wherever they are parked (redis-cli --stat shows it).
         ("blocked_clients", sum(g[b"blocked"] for g in gathered)),
+        ("tracking_clients", len(w.trackers)),  # (every worker knows every tracking client)
     ]
 
 
@@ -685,6 +688,10 @@ def _stats(w, gathered) -> Lines:
         ("pubsub_channels", pubsub_counts[0]),
         ("pubsub_patterns", pubsub_counts[1]),
         ("pubsubshard_channels", pubsub_counts[2]),
+        # CLIENT TRACKING: keys remembered (each owner for its DBs), clients per key, BCAST prefixes.
+        ("tracking_total_keys", sum(g[b"tracking"][0] for g in gathered)),
+        ("tracking_total_items", sum(g[b"tracking"][1] for g in gathered)),
+        ("tracking_total_prefixes", len({p for t in w.trackers.values() if t.bcast for p in t.prefixes})),
         ("total_error_replies", sum(_error_counts(gathered).values())),
         ("unexpected_error_replies", 0),
         # Pika's fields: a dump is being made ("Yes, <dump>, <start time>",
@@ -1003,6 +1010,7 @@ def _worker_info(ctx, args):
         b"write_errors": [[i, db.engine.failed.encode()] for i, db in w.dbs.items()
                           if db.engine.failed is not None],
         b"keyspace": [[i, db.size, stats.expires_count(db)] for i, db in w.dbs.items()],
+        b"tracking": [len(w.tracking.keys), sum(len(ids) for ids in w.tracking.keys.values())],
         b"client_output": sum(c.transport.get_write_buffer_size() for c in w.clients.values()
                               if c.transport is not None),
     }

@@ -47,6 +47,8 @@ class Database:
         # command wrote (pikamp.notify), and who hears of an expiry.
         self.touched: dict[bytes, None] | None = None
         self.on_expired: Callable[[bytes], None] | None = None
+        # CLIENT TRACKING (pikamp.tracking) while some client tracks: told of every write.
+        self.tracking = None
         self.reopen(engine)
         self._last_version = 0
         self.expired_keys = 0  # for INFO stats
@@ -160,10 +162,15 @@ class Database:
         self.on_expired = on_expired if on else None
         self._hook()
 
+    def set_tracking(self, tracking) -> None:
+        """CLIENT TRACKING in use (a pikamp.tracking.Tracking) or not (None)."""
+        self.tracking = tracking
+        self._hook()
+
     def _hook(self) -> None:
         # The engine reports writes only while someone needs them: one
         # attribute check per write otherwise.
-        needed = bool(self.watched) or self.touched is not None
+        needed = bool(self.watched) or self.touched is not None or self.tracking is not None
         self.engine.on_write = self._written if needed else None
 
     def _written(self, cf: int, k: bytes) -> None:
@@ -178,6 +185,8 @@ class Database:
             return
         if self.touched is not None:
             self.touched[key] = None
+        if self.tracking is not None:
+            self.tracking.written(key)
         ids = self.watched.get(key)
         if ids:
             DIRTY_CAS.update(ids)
@@ -249,11 +258,15 @@ class Database:
         """Change the expiry of a live key (0 = persist)."""
         self.put_meta(key, codec.with_expire(old, expire_ms), old)
 
-    def flush(self) -> int:
-        """Delete every key (FLUSHDB). Returns how many keys there were."""
+    def flush(self, announce: bool = True) -> int:
+        """Delete every key (FLUSHDB). Returns how many keys there were.
+        ``announce``: tracking clients are told to drop everything (FLUSHALL
+        has one worker say it for all)."""
         eng = self.engine
         n = self.size
         self._touch_all(existing_only=True)
+        if self.tracking is not None:
+            self.tracking.flushed(announce)
         for cf in (META, DATA, ZSCORE, EXPIRES):
             eng.delete_range(cf, b"", b"\xff" * 64)
             # delete_range's end is exclusive: keys starting with 64 0xff bytes survive.
