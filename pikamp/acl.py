@@ -474,6 +474,10 @@ class User:
                 worst, where = why, pos
         return worst, where
 
+    def channel_ok(self, channel: bytes, is_pattern: bool) -> bool:
+        """May this user (some selector of it) use ``channel`` (a PSUBSCRIBE pattern: literally)?"""
+        return any(s.allchannels or channel_allowed(s.channels, channel, is_pattern) for s in self.selectors)
+
     def password_ok(self, password: bytes) -> bool:
         if self.nopass:
             return True

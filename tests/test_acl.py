@@ -412,3 +412,33 @@ def test_pika_userpass_logs_in_as_limit(tmp_path):
         admin.close()
     finally:
         srv.stop()
+
+
+def test_subscribers_lose_channels_they_may_no_longer_use(pair):
+    """As Redis 7.0: changing a user's channels disconnects its subscribers
+    to channels (or patterns) it may no longer use; the others stay."""
+    p, r = pair
+    for port in (p.port, r.port):
+        admin = RawConn(port)
+        subs = [RawConn(port) for _ in range(4)]
+        try:
+            assert admin.call("ACL", "SETUSER", "sub", "on", "nopass", "+@all", "resetchannels", "&news",
+                              "&sport*") == b"+OK\r\n"
+            for i, c in enumerate(subs):
+                assert c.call("AUTH", "sub", "x") == b"+OK\r\n"
+                if i % 2:
+                    assert c.call("SUBSCRIBE", "news").startswith(b"*3")
+                else:
+                    assert c.call("PSUBSCRIBE", "sport*").startswith(b"*3")
+            assert admin.call("ACL", "SETUSER", "sub", "resetchannels", "&sport*") == b"+OK\r\n"
+            for i, c in enumerate(subs):
+                c.sock.settimeout(2)
+                if i % 2:  # subscribed to news: disconnected
+                    assert c.read_until_closed(2.0) == b"", port
+                else:
+                    assert c.call("PING") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+        finally:
+            admin.call("ACL", "DELUSER", "sub")
+            admin.close()
+            for c in subs:
+                c.close()

@@ -400,8 +400,11 @@ def test_min_replicas_to_write(pair, tmp_path):
             c = RawConn(port)
             assert c.call("SET", "k", "0") == b"+OK\r\n"
             assert c.call("CONFIG", "SET", "min-slaves-to-write", "1") == b"+OK\r\n"
-        deadline = time.monotonic() + 10  # (pikamp looks once a second, as Redis' cron does)
-        while RawConn(master.port).call("SET", "probe", "1") == b"+OK\r\n" and time.monotonic() < deadline:
+        # Each worker looks once a second, as Redis' cron does: wait until
+        # connections to every worker are refused.
+        deadline = time.monotonic() + 10
+        while any(RawConn(master.port).call("SET", "probe", "1") == b"+OK\r\n" for _ in range(8)) \
+                and time.monotonic() < deadline:
             time.sleep(0.1)
         mine, theirs = RawConn(master.port), RawConn(ref.port)
         got = [mine.call(*cmd) for cmd in seq]
@@ -412,7 +415,7 @@ def test_min_replicas_to_write(pair, tmp_path):
         _follow(replica, master)
         _wait_synced(master, replica)
         deadline = time.monotonic() + 10
-        while RawConn(master.port).call("SET", "probe", "2") != b"+OK\r\n" and time.monotonic() < deadline:
+        while mine.call("SET", "probe", "2") != b"+OK\r\n" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert mine.call("SET", "k", "3") == b"+OK\r\n"
         replica.stop()  # the replica goes: writes refused again once its lag passes min-replicas-max-lag

@@ -290,14 +290,23 @@ def _acl_state(ctx, args):
 
 def disconnect_gone(w, caller: int, everyone: bool = False) -> None:
     """Disconnect the clients whose user no longer exists (``everyone``: all
-    but the default user's); the caller's own connection after its reply."""
+    but the default user's), and, as Redis 7.0, subscribers to a channel or
+    pattern their user may no longer use; the caller's own connection after
+    its reply."""
     registry = w.acl
     for c in list(w.clients.values()):
         user = c.user
-        if registry.users.get(user.name) is user and not (everyone and user is not registry.default):
+        if registry.users.get(user.name) is user and not (everyone and user is not registry.default) \
+                and not (c.pubsub is not None and not user.free and _subscribed_beyond(c)):
             continue
         c.user, c.authed = registry.default, False
         if c.id == caller:
             c.closing = True  # closed once its reply is written, as Redis does
         elif c.transport is not None:
             c.transport.close()
+
+
+def _subscribed_beyond(c) -> bool:
+    subs, user = c.pubsub, c.user
+    return (any(not user.channel_ok(p, True) for p in subs.patterns)
+            or any(not user.channel_ok(ch, False) for ch in (*subs.channels, *subs.shard)))
