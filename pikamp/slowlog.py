@@ -84,14 +84,24 @@ class LatencyMonitor:
 # -- per-command latency (INFO latencystats, LATENCY HISTOGRAM) ------------------
 # As Redis' HdrHistogram with 2 significant digits: values below 256 ns are
 # exact, above that each power of two is cut in 128 steps (under 1% wide).
-# A histogram is a dict: bucket index -> count.
-def record(hist: dict[int, int], nanos: int) -> None:
-    """Count one command that took ``nanos``."""
-    b = nanos.bit_length()
-    if b > 8:
-        shift = b - 8
-        nanos = (shift << 8) | (nanos >> shift)
-    hist[nanos] = hist.get(nanos, 0) + 1
+# A command's histogram is a list of counts by bucket index, made at its
+# first call (the pipeline's hot path counts into it inline: see
+# Worker.run_owned); sent between workers as a dict, index -> count.
+HIST_SIZE = 56 << 8  # room for any 64-bit count of nanoseconds
+
+
+def record(cmd, nanos: int) -> None:
+    """Count one call of ``cmd`` (a table entry) that took ``nanos``."""
+    h = cmd.hist
+    if h is None:
+        h = cmd.hist = [0] * HIST_SIZE
+    b = nanos.bit_length() - 8
+    h[(b << 8) | (nanos >> b) if b > 0 else nanos] += 1
+
+
+def sparse(hist: list[int]) -> dict[int, int]:
+    """A histogram's buckets that counted something."""
+    return {i: n for i, n in enumerate(hist) if n}
 
 
 def _highest(index: int) -> int:

@@ -23,7 +23,7 @@ from setproctitle import setproctitle
 from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause, tracking
 from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
-from pikamp.slowlog import record as record_latency
+from pikamp.slowlog import HIST_SIZE, record as record_latency
 from pikamp.commands import load_all
 from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
@@ -883,7 +883,7 @@ class Worker:
         cmd.calls += 1
         cmd.nanos += nanos
         if self.track_latency:
-            record_latency(cmd.hist, nanos)
+            record_latency(cmd, nanos)
         if type(result) is RespError:
             cmd.failed += 1
             self._count_code(result.message.partition(" ")[0].encode("latin-1", "replace") or b"ERR")
@@ -952,8 +952,12 @@ class Worker:
         else:  # the common case, inline: one call less per command
             cmd.calls += 1
             cmd.nanos += nanos
-            if self.track_latency:
-                record_latency(cmd.hist, nanos)
+            if self.track_latency:  # slowlog.record, inline: it runs for every command
+                h = cmd.hist
+                if h is None:
+                    h = cmd.hist = [0] * HIST_SIZE
+                b = nanos.bit_length() - 8
+                h[(b << 8) | (nanos >> b) if b > 0 else nanos] += 1
         if READY and not self.in_exec:  # it fed keys clients are blocked on (EXEC: once it is done)
             _SERVING[:] = (eng, self.tainted)
             try:

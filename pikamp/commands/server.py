@@ -495,7 +495,7 @@ def _reset_stats(ctx, args):
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
             c.calls = c.nanos = c.rejected = c.failed = 0
-            c.hist.clear()
+            c.hist = None
     for db in w.dbs.values():
         db.expired_keys = db.hits = db.misses = 0
     stats.ops_meter(w).reset()
@@ -876,8 +876,8 @@ def worker_histograms(w, names: list[bytes] | None = None) -> list:
     out = []
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
-            if c.hist and (names is None or c.name.encode() in names):
-                out.append([c.name.encode(), [x for kv in c.hist.items() for x in kv]])
+            if c.hist is not None and (names is None or c.name.encode() in names):
+                out.append([c.name.encode(), [x for kv in slowlog.sparse(c.hist).items() for x in kv]])
     return out
 
 

@@ -39,7 +39,7 @@ class Command:
     nanos: int = 0
     rejected: int = 0  # refused before it ran (arity, NOAUTH, not allowed in MULTI)
     failed: int = 0  # ran and answered an error
-    hist: dict[int, int] = field(default_factory=dict)  # latency histogram (pikamp.slowlog.record)
+    hist: list[int] | None = None  # latency histogram (pikamp.slowlog.record), from the first call
     reads: bool = False  # "readonly": its key lookups are keyspace hits / misses
 
     @property
