@@ -25,7 +25,7 @@ from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import HIST_SIZE, record as record_latency
 from pikamp.commands import load_all
-from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command
+from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command, lookup_any
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, NOREPLICAS, READONLY, RespError, unknown_command, wrong_arity
@@ -977,7 +977,7 @@ class Worker:
     def execute_forwarded(self, db: int, resp3: bool, client_id: int, args: list[bytes],
                           link: OwnerLink, rid: int) -> None:
         name = args[0]
-        cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL.get(name)
+        cmd = lookup_any(name)
         if cmd is None or (db >= 0 and db not in self.ctxs):
             link.reply(rid, b"-ERR request forwarded to the wrong worker\r\n")
             return
@@ -1016,7 +1016,7 @@ class Worker:
             self.peers[owner].send(db, resp3, args, done, client_id)
             return
         name = args[0]
-        cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL[name]
+        cmd = lookup_any(name)
         r = self.run_owned(cmd, db, resp3, args, None, client_id)
         if type(r) is not Deferred:
             done(r)
@@ -1056,7 +1056,7 @@ class Worker:
                 done(replies)
 
         name = args[0]
-        cmd = COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL[name]
+        cmd = lookup_any(name)
         for i in range(n):
             if i == self.index:
                 r = self.run_owned(cmd, -1, resp3, args, None)

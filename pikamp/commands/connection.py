@@ -1,13 +1,12 @@
 """Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, CLIENT, RESET."""
 from __future__ import annotations
 
-
 from pikamp import REDIS_VERSION, acl, blocking, multi, pause, pubsub, stats, tracking
 from pikamp.clientline import client_line
 from pikamp.commands.table import ALL, LOCAL, command, dispatch
+from pikamp.deferred import Deferred
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError
 from pikamp.numbers import parse_int
-from pikamp.deferred import Deferred
 from pikamp.resp import Raw, Verbatim, decode
 
 

@@ -181,6 +181,12 @@ def lookup(name: bytes) -> Command | None:
     return cmd
 
 
+def lookup_any(name: bytes) -> Command | None:
+    """A command a worker runs for another (forwarded, internal) by its name:
+    a public one (any case) or an internal one."""
+    return COMMANDS.get(name) or COMMANDS.get(name.lower()) or INTERNAL.get(name)
+
+
 def subcommand(cmd: Command, args: list[bytes]) -> Command | None:
     """The table entry a container command line runs (None: not one it has)."""
     return cmd.subcommands.get(args[1].lower().decode("latin-1")) if len(args) > 1 else None
