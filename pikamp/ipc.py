@@ -144,6 +144,8 @@ class PeerLink(asyncio.Protocol):
             self.worker.begin_turn()
             for cb in failed.values():
                 cb(UNAVAILABLE)
+        if not self.worker.stopping:
+            self.worker.peer_lost(self.peer)
         if self.unsent and not self.worker.stopping:
             self.connect()
 

@@ -124,8 +124,14 @@ class Tracking:
         self.keys.clear()
         if announce:
             for t in self.trackers.values():
-                self.outbox.setdefault(t.target, []).append(None)
-            self.worker.mark_tracking()
+                self.drop_all(t.target)
+
+    def drop_all(self, target: int, once: bool = False) -> None:
+        """Tell ``target`` to drop all it cached (``once``: unless it is told so this turn already)."""
+        box = self.outbox.setdefault(target, [])
+        if not (once and None in box):
+            box.append(None)
+        self.worker.mark_tracking()
 
     # -- sending -------------------------------------------------------------------
     def send(self) -> None:

@@ -771,6 +771,19 @@ class Worker:
         self.loop.run_in_executor(None, work).add_done_callback(done)  # type: ignore[union-attr]
         return d
 
+    def peer_lost(self, peer: int) -> None:
+        """Worker ``peer`` went (a crash: the supervisor starts it again). The
+        keys its DBs remembered for this worker's tracking clients went with
+        it, so they drop all they cached (a null invalidation, as after
+        FLUSHALL), and the new one learns of them again."""
+        mine = [c.tracker for c in self.clients.values() if c.tracker is not None]
+        if not mine:
+            return
+        self.begin_turn()
+        for t in mine:
+            self.tracking.drop_all(t.target, once=True)  # (a lost link may be reported twice)
+            self.peers[peer].send(-1, False, [b"__tracking", b"set", *t.encode()], _ignore)
+
     def mark_tracking(self) -> None:
         """Invalidations are waiting: sent at the end of this turn."""
         self.tracking_due = True

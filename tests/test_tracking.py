@@ -112,3 +112,47 @@ def test_clients_that_go_are_forgotten_and_others_still_hear(pikamp_server):
         a.call("DEL", "gone")
         a.close()
         keep.close()
+
+
+def test_a_restarted_owner_makes_its_readers_drop_their_cache(tmp_path):
+    """kill -9 of the worker owning a DB a tracking client read from: the keys
+    it remembered are gone, so the client is told to drop everything (a null
+    invalidation), and the new worker knows the client again."""
+    import os
+    import signal
+
+    from servers import PikampServer
+
+    srv = PikampServer(str(tmp_path / "srv")).start()
+    try:
+        c, w = RawConn(srv.port), RawConn(srv.port)
+        c.call("HELLO", "3")
+        worker = int(c.call("CLIENT", "ID")[1:-2]) % 2
+        db = str(1 - worker)  # a DB the other worker owns
+        for conn in (c, w):
+            assert conn.call("SELECT", db) == b"+OK\r\n"
+        assert c.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+        c.call("GET", "k")
+        old = srv.worker_pids()
+        os.kill(old[1 - worker], signal.SIGKILL)
+        assert _drain(c, 2.0) == b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+        deadline = time.monotonic() + 20
+        while srv.worker_pids().get(1 - worker) in (None, old[1 - worker]):
+            assert time.monotonic() < deadline, "the worker was not restarted"
+            time.sleep(0.1)
+        srv.wait_all_workers()
+        while True:  # the client's next read registers again, at the new owner
+            try:
+                c.call("GET", "k")
+                assert w.call("SET", "k", "1") == b"+OK\r\n"
+                break
+            except (ConnectionError, OSError, AssertionError):
+                assert time.monotonic() < deadline
+                w = RawConn(srv.port)
+                w.call("SELECT", db)
+                time.sleep(0.1)
+        assert _drain(c) == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+        c.close()
+        w.close()
+    finally:
+        srv.stop()
