@@ -704,6 +704,16 @@ def from_config(config) -> Registry:
     return registry
 
 
+def from_state(config, lines: list[str]) -> Registry:
+    """The users as worker 0 last wrote them (a worker restarted while the
+    server runs: the configuration's sources may have changed since)."""
+    registry = Registry(config.get("acl-pubsub-default") == "allchannels")
+    registry.load_lines(lines)
+    password = config.get("userpass")
+    registry.limit_from_userpass = bool(password) and password != config.get("requirepass")
+    return registry
+
+
 def add_config_users(registry: Registry, lines: list[str]) -> None:
     """``user`` lines of the config: each creates its user (the default user
     is reset first, as Redis does); AclError names the line that fails."""

@@ -609,10 +609,8 @@ class Worker:
         self.requirepass = config.get("requirepass")
         # The ACL users (every worker holds the same ones: commands/acl.py),
         # and the ACL log, which worker 0 keeps for all.
-        self.acl = acl.from_config(config)
         state = acl.load_state(config)  # a restarted worker: the users as they are now
-        if state is not None:
-            self.acl.load_lines(state)
+        self.acl = acl.from_config(config) if state is None else acl.from_state(config, state)
         self.acl_log = acl.Log(int(config.values.get("acllog-max-len") or 128))
         self.dbs: dict[int, Database] = {}
         self.ctxs: dict[int, Ctx] = {}
