@@ -105,8 +105,20 @@ def test_commandstats_and_errorstats_sum_every_worker(srv):
 def test_latency_like_redis_when_nothing_was_recorded(diff):
     for cmd in (("LATENCY", "LATEST"), ("LATENCY", "HISTORY", "command"), ("LATENCY", "RESET"),
                 ("LATENCY", "DOCTOR"), ("LATENCY", "HISTORY"), ("LATENCY", "FOO"), ("LATENCY",),
-                ("LATENCY", "RESET", "command", "nosuch")):
+                ("LATENCY", "RESET", "command", "nosuch"), ("LATENCY", "GRAPH", "command"), ("LATENCY", "GRAPH"),
+                ("LATENCY", "HELP")):
         diff(*cmd)
+
+
+def test_latency_graph_draws_redis_sparkline():
+    """The samples 5, 20, 12, 40, 3 ms, 6 to 2 seconds ago, as redis-server 7.0.15 drew them."""
+    from pikamp.commands import load_all
+    from pikamp.commands.slowlog import sparkline
+
+    load_all()
+    assert sparkline([5, 20, 12, 40, 3], ["6s", "5s", "3s", "2s", "1s"]) == (
+        "   # \n   | \n # | \n_|#|_\n     \n65321\nsssss\n")
+    assert sparkline([7], ["12m"]) == " \n \n \n_\n \n1\n2\nm\n"  # one sample: the lowest bar
 
 
 def test_latency_monitor_records_slow_commands(srv):
@@ -121,6 +133,8 @@ def test_latency_monitor_records_slow_commands(srv):
         history = parse(c.call("LATENCY", "HISTORY", "command"))
         assert len(history) == 1 and history[0][1] >= 1
         assert b"1. command: 1 latency spikes" in parse(c.call("LATENCY", "DOCTOR"))
+        graph = parse(c.call("LATENCY", "GRAPH", "command"))
+        assert graph.startswith(b"command - high %d ms, low %d ms (all time high" % (history[0][1], history[0][1]))
         assert parse(c.call("LATENCY", "RESET", "command", "nosuch")) == 1
         assert parse(c.call("LATENCY", "LATEST")) == []
     finally:

@@ -2,6 +2,8 @@
 logs the commands it runs: pikamp.slowlog)."""
 from __future__ import annotations
 
+import time
+
 from pikamp import slowlog as histograms, stats
 from pikamp.commands.server import worker_histograms
 from pikamp.commands.table import COMMANDS, LOCAL, command, dispatch
@@ -84,6 +86,8 @@ _LATENCY_HELP = [
     "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DOCTOR",
     "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
     "HISTORY <event>",
     "    Return time-latency samples for the <event> class.",
     "LATEST",
@@ -178,6 +182,65 @@ def latency_doctor(conn, args):
         return Verbatim("\n".join(lines).encode())
 
     return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, report)
+
+
+@command("latency|graph", 3, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
+         summary="Return a latency graph for the event.")
+def latency_graph(conn, args):
+    """Redis' ASCII sparkline of an event's samples (every worker's, by second)."""
+    from pikamp.resp import Verbatim
+
+    def graph(replies: list) -> Verbatim:
+        found = _merged_events(replies).get(args[2])
+        if found is None:
+            raise RespError(f"ERR No samples available for event '{args[2].decode('latin-1')}'")
+        per_second, top = found
+        stamps = sorted(per_second)[-160:]  # (each worker keeps the last 160)
+        values = [per_second[ts] for ts in stamps]
+        now = int(time.time())
+        labels = [_ago(now - ts) for ts in stamps]
+        head = (f"{args[2].decode('latin-1')} - high {max(values)} ms, low {min(values)} ms "
+                f"(all time high {top} ms)\n" + "-" * 80 + "\n")
+        return Verbatim((head + sparkline(values, labels)).encode())
+
+    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, graph)
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+_CHARSET_FILL = "_o#"  # Redis' sparkline: three levels per row, rows stacked
+
+
+def sparkline(values: list[int], labels: list[str], columns: int = 80, rows: int = 4) -> str:
+    """Redis' filled ASCII sparkline (sparkline.c): ``rows`` rows of bars,
+    a blank line, then each sample's label written downwards."""
+    out = []
+    for start in range(0, len(values), columns):
+        if start:
+            out.append("\n")
+        part, tags = values[start:start + columns], labels[start:start + columns]
+        low, high = min(values), max(values)
+        span = (high - low) or 1
+        steps = len(_CHARSET_FILL) * rows
+        levels = [min(max(int(int((v - low) * steps) / span), 0), steps - 1) for v in part]
+        for row in range(rows):
+            line = []
+            for step in levels:
+                i = step - (rows - row - 1) * len(_CHARSET_FILL)
+                line.append(_CHARSET_FILL[i] if 0 <= i < len(_CHARSET_FILL) else "|" if i >= 0 else " ")
+            out.append("".join(line) + "\n")
+        out.append(" " * len(part) + "\n")  # the margin above the labels
+        for k in range(max(len(t) for t in tags)):
+            out.append("".join(t[k] if k < len(t) else " " for t in tags) + "\n")
+    return "".join(out)
 
 
 @command("latency|histogram", -2, "admin noscript loading stale", route=LOCAL, group="server", since="7.0.0",
