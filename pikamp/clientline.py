@@ -11,9 +11,10 @@ def client_line(c) -> bytes:
     subs = c.pubsub
     # Redis' flags: P subscribed, x in MULTI, b blocked (BLPOP ...), N none.
     t = c.tracker
-    # t tracking (CLIENT TRACKING), B in BCAST mode.
+    # t tracking (CLIENT TRACKING), R its redirect is gone, B in BCAST mode.
     flags = (("P" if subs else "") + ("x" if in_multi else "") + ("b" if c.backlog is not None else "")
-             + ("t" if t is not None else "") + ("B" if t is not None and t.bcast else "")) or "N"
+             + ("t" if t is not None else "") + ("R" if t is not None and t.broken else "")
+             + ("B" if t is not None and t.bcast else "")) or "N"
     redir = -1 if t is None else 0 if t.target == c.id else t.target
     counts = (len(subs.channels), len(subs.patterns), len(subs.shard)) if subs else (0, 0, 0)
     return (

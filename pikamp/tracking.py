@@ -12,8 +12,10 @@ message's target (the client, or the one it redirects to), which writes them:
 a RESP3 push ``invalidate [keys]``, or to a RESP2 client subscribed to
 ``__redis__:invalidate`` a message on that channel. FLUSHDB / FLUSHALL
 invalidate everything (a null). As Redis, a registered key is forgotten once
-invalidated. Unlike Redis, each worker keeps the keys read from the DBs it
-owns: a key's name is shared by the DBs of one worker only.
+invalidated. A REDIRECT target that is gone makes the target's worker tell
+the tracking client (tracking-redir-broken). Unlike Redis, each worker keeps
+the keys read from the DBs it owns: a key's name is shared by the DBs of one
+worker only.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ DEFAULT_MAX_KEYS = 1_000_000  # tracking-table-max-keys
 class Tracker:
     """One tracking client, as every worker knows it."""
 
-    __slots__ = ("client", "target", "bcast", "prefixes", "optin", "optout", "noloop")
+    __slots__ = ("client", "target", "bcast", "prefixes", "optin", "optout", "noloop", "broken")
 
     def __init__(self, client: int, target: int, bcast: bool, prefixes: list[bytes], optin: bool,
                  optout: bool, noloop: bool) -> None:
@@ -43,6 +45,7 @@ class Tracker:
         self.optin = optin
         self.optout = optout
         self.noloop = noloop
+        self.broken = False  # its REDIRECT target went (known to its own worker)
 
     def encode(self) -> list[bytes]:
         return [b"%d" % self.client, b"%d" % self.target, b"%d" % self.bcast, b"%d" % self.optin,
@@ -65,8 +68,9 @@ class Tracking:
         self.max_keys = limit or 1 << 62  # tracking-table-max-keys; 0: no limit
         self.writer = 0  # the client whose command runs now (NOLOOP)
         # Invalidations to send once this turn's writes are committed:
-        # target id -> messages (a list of keys; None: everything).
-        self.outbox: dict[int, list[list[bytes] | None]] = {}
+        # target id -> messages (the tracking client's id, a list of keys or
+        # None: everything).
+        self.outbox: dict[int, list[tuple[int, list[bytes] | None]]] = {}
         # BCAST: (client id, prefix) -> keys written under it this turn.
         self.broadcast: dict[tuple[int, bytes], dict[bytes, None]] = {}
 
@@ -117,20 +121,21 @@ class Tracking:
             t = self.trackers.get(client)
             if t is None or t.bcast or (t.noloop and client == writer):
                 continue
-            self.outbox.setdefault(t.target, []).append([key])
+            self.outbox.setdefault(t.target, []).append((client, [key]))
 
     def flushed(self, announce: bool = True) -> None:
         """FLUSHDB / FLUSHALL: every tracking client drops everything."""
         self.keys.clear()
         if announce:
             for t in self.trackers.values():
-                self.drop_all(t.target)
+                self.drop_all(t)
 
-    def drop_all(self, target: int, once: bool = False) -> None:
-        """Tell ``target`` to drop all it cached (``once``: unless it is told so this turn already)."""
-        box = self.outbox.setdefault(target, [])
-        if not (once and None in box):
-            box.append(None)
+    def drop_all(self, t: Tracker, once: bool = False) -> None:
+        """Tell ``t``'s target to drop all it cached (``once``: unless it is told so this turn already)."""
+        box = self.outbox.setdefault(t.target, [])
+        message = (t.client, None)
+        if not (once and message in box):
+            box.append(message)
         self.worker.mark_tracking()
 
     # -- sending -------------------------------------------------------------------
@@ -139,7 +144,7 @@ class Tracking:
         for (client, _), keys in self.broadcast.items():
             t = self.trackers.get(client)
             if t is not None:
-                self.outbox.setdefault(t.target, []).append(list(keys))
+                self.outbox.setdefault(t.target, []).append((client, list(keys)))
         self.broadcast.clear()
         outbox, self.outbox = self.outbox, {}
         w = self.worker
@@ -149,8 +154,8 @@ class Tracking:
                 deliver(w, target, messages)
                 continue
             args = [b"__invalidate", b"%d" % target]
-            for keys in messages:
-                args += [b"-1"] if keys is None else [b"%d" % len(keys), *keys]
+            for client, keys in messages:
+                args += [b"%d" % client] + ([b"-1"] if keys is None else [b"%d" % len(keys), *keys])
             w.peers[owner].send(-1, False, args, _ignore)
 
     # -- the client's worker -------------------------------------------------------
@@ -194,21 +199,41 @@ class Tracking:
 
 
 def deliver(w: "Worker", target: int, messages: list) -> None:
-    """Write invalidation messages to client ``target`` of this worker: RESP3
-    pushes, or pub/sub messages to a RESP2 client subscribed to the channel."""
+    """Write invalidation messages (tracking client, keys) to client ``target``
+    of this worker: RESP3 pushes, or pub/sub messages to a RESP2 client
+    subscribed to the channel. A REDIRECT target that is gone: each tracking
+    client is told so (Redis' tracking-redir-broken)."""
     c = w.clients.get(target)
     if c is None or c.transport is None:
-        return  # (Redis tells the tracking client its redirect broke; not done here)
+        for client in {client for client, _ in messages if client != target}:
+            if client % w.nworkers == w.index:
+                redirect_broken(w, client, target)
+            else:
+                w.peers[client % w.nworkers].send(-1, False, [b"__redirect_broken", b"%d" % client, b"%d" % target],
+                                                  _ignore)
+        return
     if c.resp3:
-        for keys in messages:
+        for _, keys in messages:
             c.add_reply(b">2\r\n$10\r\ninvalidate\r\n" + (b"_\r\n" if keys is None else encode(keys, True)))
     elif c.pubsub is not None and CHANNEL in c.pubsub.channels:
         head = b"*3\r\n$7\r\nmessage\r\n$20\r\n" + CHANNEL + b"\r\n"
-        for keys in messages:
+        for _, keys in messages:
             c.add_reply(head + (b"$-1\r\n" if keys is None else encode(keys, False)))
     else:
         return
     w.mark_client(c)
+
+
+def redirect_broken(w: "Worker", client: int, target: int) -> None:
+    """The client ``client`` redirects to is gone: as Redis, it is flagged
+    (CLIENT TRACKINGINFO broken_redirect) and, in RESP3, told with a push."""
+    c = w.clients.get(client)
+    if c is None or c.tracker is None or c.tracker.target != target:
+        return
+    c.tracker.broken = True
+    if c.resp3:
+        c.add_reply(b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n" % target)
+        w.mark_client(c)
 
 
 def _ignore(reply: bytes) -> None:

@@ -779,7 +779,7 @@ class Worker:
             return
         self.begin_turn()
         for t in mine:
-            self.tracking.drop_all(t.target, once=True)  # (a lost link may be reported twice)
+            self.tracking.drop_all(t, once=True)  # (a lost link may be reported twice)
             self.peers[peer].send(-1, False, [b"__tracking", b"set", *t.encode()], _ignore)
 
     def mark_tracking(self) -> None:

@@ -68,6 +68,13 @@ def _script(port: int) -> list[bytes]:
         out += [e.call("CLIENT", "TRACKING", "OFF"), e.call("CLIENT", "TRACKING", "ON", "OPTOUT"),
                 e.call("GET", "u1"), e.call("CLIENT", "CACHING", "NO"), e.call("GET", "u2"),
                 f.call("MSET", "u1", "1", "u2", "2"), _drain(e)]
+        # A REDIRECT target that goes: the tracking client is told, and flagged.
+        gone = RawConn(port)
+        out += [e.call("CLIENT", "TRACKING", "OFF"),
+                e.call("CLIENT", "TRACKING", "ON", "REDIRECT", gone.call("CLIENT", "ID")[1:-2]), e.call("GET", "r1")]
+        gone.close()
+        time.sleep(0.2)
+        out += [f.call("SET", "r1", "x"), _drain(e), e.call("CLIENT", "TRACKINGINFO")]
         # Errors, in Redis' words.
         for args in (("ON", "BCAST"), ("ON", "PREFIX", "x"), ("ON", "OPTIN", "OPTOUT"), ("ON", "REDIRECT", "999999"),
                      ("MAYBE",), ("ON", "NOSUCH"), ("ON", "BCAST", "OPTIN")):
@@ -80,7 +87,8 @@ def _script(port: int) -> list[bytes]:
     finally:
         for conn in (a, b, c, d, e, f):
             conn.close()
-    return [re.sub(rb"redirect\r\n:\d+", b"redirect\r\n:N", x) if isinstance(x, bytes) else x for x in out]
+    return [re.sub(rb"(redirect|redir-broken)\r\n:\d+", rb"\1\r\n:N", x) if isinstance(x, bytes) else x
+            for x in out]
 
 
 def test_tracking_like_redis(pikamp_server, redis_server):

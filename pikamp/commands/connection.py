@@ -454,6 +454,8 @@ def _client_trackinginfo(conn, args):
             flags += [b"optout"] + ([b"caching-no"] if conn.caching else [])
         if t.noloop:
             flags.append(b"noloop")
+        if t.broken:
+            flags.append(b"broken_redirect")
     head = b"~%d\r\n" if conn.resp3 else b"*%d\r\n"
     return {
         b"flags": Raw(head % len(flags) + b"".join(b"$%d\r\n%b\r\n" % (len(f), f) for f in flags)),
@@ -604,14 +606,21 @@ def _invalidate_here(ctx, args):
     messages: list = []
     i = 2
     while i < len(args):
-        n = int(args[i])
+        client, n = int(args[i]), int(args[i + 1])
         if n < 0:
-            messages.append(None)
-            i += 1
+            messages.append((client, None))
+            i += 2
         else:
-            messages.append(args[i + 1 : i + 1 + n])
-            i += 1 + n
+            messages.append((client, args[i + 2 : i + 2 + n]))
+            i += 2 + n
     tracking.deliver(ctx.worker, int(args[1]), messages)
+    return "OK"
+
+
+@command("__redirect_broken", 3, internal=True, route=ALL, group="connection",
+         summary="The client a tracking client of this worker redirects to is gone")
+def _redirect_broken_here(ctx, args):
+    tracking.redirect_broken(ctx.worker, int(args[1]), int(args[2]))
     return "OK"
 
 
