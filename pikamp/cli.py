@@ -41,8 +41,6 @@ def _overrides(extra: list[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # `pikamp status | head` must not end in a BrokenPipeError traceback.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(prog="pikamp", description="Redis-compatible persistent KV server")
     ap.add_argument("--version", action="version", version=f"pikamp {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -55,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=help_)
         p.add_argument("-c", "--config")
     args, extra = ap.parse_known_args(argv)
+    if args.cmd != "start":
+        # `pikamp status | head` must not end in a BrokenPipeError traceback.
+        # Never for the server: its processes (which inherit it) would be
+        # killed by a write to a socket whose peer went, instead of seeing EPIPE.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         if extra and args.cmd != "start":
             ap.error(f"unrecognized arguments: {' '.join(extra)}")

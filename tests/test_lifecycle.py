@@ -104,6 +104,15 @@ def test_status_lists_supervisor_workers_and_services(server):
     assert len(rows) == 1 + 2 + len(SERVICES)
 
 
+def test_every_process_ignores_sigpipe(server):
+    """A write to a socket whose peer went must fail with EPIPE, not kill the
+    process (signal 13): the CLI's SIGPIPE default is for status/stop only."""
+    for p in [psutil.Process(server.proc.pid)] + psutil.Process(server.proc.pid).children():
+        with open(f"/proc/{p.pid}/status") as f:
+            ignored = int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16)
+        assert ignored & (1 << (signal.SIGPIPE - 1)), " ".join(p.cmdline())
+
+
 def test_status_shows_cpu_and_rss_of_each_process(server):
     for pid, cpu, rss, role in status_rows(server):
         assert cpu >= 0.0
