@@ -143,7 +143,9 @@ def test_a_restarted_owner_makes_its_readers_drop_their_cache(tmp_path):
         c.call("GET", "k")
         old = srv.worker_pids()
         os.kill(old[1 - worker], signal.SIGKILL)
-        assert _drain(c, 2.0) == b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+        null = b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+        got = _drain(c, 2.0)  # (the lost link may be reported more than once: drop-all again is harmless)
+        assert got and got == null * (len(got) // len(null)), got
         deadline = time.monotonic() + 20
         while srv.worker_pids().get(1 - worker) in (None, old[1 - worker]):
             assert time.monotonic() < deadline, "the worker was not restarted"
