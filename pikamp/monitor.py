@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import hiredis
 
+from pikamp.commands.table import runs
 from pikamp.services.monitor import link_path
 from pikamp.services.pubsub import encode_array
 
@@ -48,8 +49,7 @@ def redact(args: list[bytes]) -> list[bytes]:
 def shown(cmd: "Command", args: list[bytes]) -> bool:
     """Whether a monitor sees this command (Redis hides admin commands,
     judged by the subcommand for a container: CONFIG GET is hidden)."""
-    if cmd.subcommands and len(args) > 1:
-        cmd = cmd.subcommands.get(args[1].lower().decode("latin-1"), cmd)
+    cmd = runs(cmd, args)
     return not ("admin" in cmd.flags or "skip_monitor" in cmd.flags or cmd.name[:2] == "__")
 
 

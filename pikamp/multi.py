@@ -88,7 +88,7 @@ def unwatch_all(conn: Client) -> None:
     conn.watch_dbs.clear()
 
 
-def _db_index(arg: bytes) -> int | None:
+def db_index(arg: bytes) -> int | None:
     """SELECT's argument as SELECT reads it (None: SELECT will refuse it)."""
     try:
         return parse_int(arg)
@@ -133,7 +133,7 @@ def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
             owners.update(range(n))
         else:
             if cmd.name == "select":
-                index = _db_index(args[1])
+                index = db_index(args[1])
                 if index is not None and index < w.ndbs:
                     db = index  # the commands after it run there
             plan.append((cmd, args, None))

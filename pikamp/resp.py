@@ -137,3 +137,10 @@ def decode(reply: bytes) -> object:
     reader = hiredis.Reader()
     reader.feed(reply)
     return reader.gets()
+
+
+def ordered_set(items: list, resp3: bool) -> Raw:
+    """A RESP3 set (RESP2 array) that keeps ``items`` in order (flags, ACL
+    categories: Redis lists them in its order, which a Python set would shuffle)."""
+    head = b"~%d\r\n" if resp3 else b"*%d\r\n"
+    return Raw(head % len(items) + b"".join([encode(x, resp3) for x in items]))

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pikamp.commands.table import lookup
+from pikamp.multi import db_index
 from pikamp.resp import encode
 
 if TYPE_CHECKING:
@@ -175,15 +177,15 @@ class Tracking:
             conn.caching = False  # as Redis: for the next command (or transaction) only
 
     def _before_exec(self, conn: "Client") -> None:
-        from pikamp.commands.table import lookup
-
         db = conn.db_index
         for queued in conn.multi or ():
             cmd = lookup(queued[0])
             if cmd is None:
                 continue
-            if cmd.name == "select" and len(queued) == 2 and queued[1].isdigit():
-                db = int(queued[1])
+            if cmd.name == "select" and len(queued) == 2:
+                index = db_index(queued[1])  # (read as EXEC's plan reads it)
+                if index is not None and 0 <= index < conn.worker.ndbs:
+                    db = index
             elif cmd.reads:
                 self._register(conn, db, cmd.keys(queued))
 

@@ -25,7 +25,7 @@ from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import HIST_SIZE, record as record_latency
 from pikamp.commands import load_all
-from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command, lookup_any
+from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command, lookup_any, runs
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, NOREPLICAS, READONLY, RespError, unknown_command, wrong_arity
@@ -285,8 +285,7 @@ class Client(asyncio.Protocol):
         w.stat_commands += 1
         # As Redis (CLIENT LIST cmd=, the ACL log's client-info): the command
         # being run, refused or not; a container's subcommand (client|list).
-        self.last_cmd = cmd if not cmd.subcommands else cmd.subcommands.get(
-            args[1].lower().decode("latin-1"), cmd) if len(args) > 1 else cmd
+        self.last_cmd = runs(cmd, args) if cmd.subcommands else cmd
         ar = cmd.arity
         if (ar > 0 and len(args) != ar) or len(args) < -ar:
             self.multi_failed = self.multi is not None
@@ -380,8 +379,7 @@ class Client(asyncio.Protocol):
     def acl_refusal(self, cmd: Command, args: list[bytes], context: bytes) -> tuple[int, bytes] | None:
         """None if this client's user may run the command, else (why not, the
         NOPERM error); the refusal goes to the ACL log, as in Redis."""
-        if cmd.subcommands and len(args) > 1:
-            cmd = cmd.subcommands.get(args[1].lower().decode("latin-1"), cmd)
+        cmd = runs(cmd, args)
         why, pos = self.user.check(cmd, args)
         if why == acl.OK:
             return None
@@ -889,8 +887,7 @@ class Worker:
 
     def account(self, cmd: Command, args: list[bytes], nanos: int, result: object, conn, client_id: int) -> None:
         """After a command ran: its counters, the error it answered, the slow log."""
-        if cmd.subcommands and len(args) > 1:  # counted as Redis does: config|set
-            cmd = cmd.subcommands.get(args[1].lower().decode("latin-1"), cmd)
+        cmd = runs(cmd, args)  # counted as Redis does: config|set
         cmd.calls += 1
         cmd.nanos += nanos
         if self.track_latency:

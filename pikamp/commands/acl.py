@@ -16,7 +16,7 @@ from pikamp.commands.table import ALL, COMMANDS, LOCAL, command, dispatch, subco
 from pikamp.deferred import Deferred
 from pikamp.errors import RespError
 from pikamp.numbers import parse_int
-from pikamp.resp import Raw, encode
+from pikamp.resp import ordered_set
 
 KEEPER = 0  # the worker that makes every change and keeps the ACL log
 NO_FILE = ("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the "
@@ -58,11 +58,6 @@ _HELP = [
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
-
-
-def _ordered_set(items: list, resp3: bool) -> Raw:
-    head = b"~%d\r\n" if resp3 else b"*%d\r\n"
-    return Raw(head % len(items) + b"".join(encode(x, resp3) for x in items))
 
 
 def _at_keeper(conn, args: list[bytes]) -> Deferred:
@@ -110,7 +105,7 @@ def acl_getuser(conn, args):
         return s.encode("utf-8", "surrogateescape")
 
     return {
-        b"flags": _ordered_set([f.encode() for f in user.flags()], resp3),
+        b"flags": ordered_set([f.encode() for f in user.flags()], resp3),
         b"passwords": [p.encode() for p in user.passwords],
         b"commands": enc(root.describe_commands()),
         b"keys": enc(root.describe_keys()),
@@ -194,18 +189,21 @@ def acl_deluser(conn, args):
          summary="Reload the ACLs from the configured ACL file",
          complexity="O(N). Where N is the number of configured users.")
 def acl_load(conn, args):
-    if not conn.worker.config.get("aclfile"):
-        raise RespError(NO_FILE)
-    return _at_keeper(conn, [b"load"])
+    return _with_file(conn, b"load")
 
 
 @command("acl|save", 2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Save the current ACL rules in the configured ACL file",
          complexity="O(N). Where N is the number of configured users.")
 def acl_save(conn, args):
+    return _with_file(conn, b"save")
+
+
+def _with_file(conn, op: bytes) -> Deferred:
+    """ACL LOAD / SAVE, in worker 0, if an aclfile is configured."""
     if not conn.worker.config.get("aclfile"):
         raise RespError(NO_FILE)
-    return _at_keeper(conn, [b"save"])
+    return _at_keeper(conn, [op])
 
 
 @command("acl|log", -2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",

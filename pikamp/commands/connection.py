@@ -7,7 +7,7 @@ from pikamp.commands.table import ALL, LOCAL, command, dispatch
 from pikamp.deferred import Deferred
 from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError
 from pikamp.numbers import parse_int
-from pikamp.resp import Raw, Verbatim, decode
+from pikamp.resp import Verbatim, decode, ordered_set
 
 
 @command("ping", -1, "fast", route=LOCAL, group="connection", summary="Ping the server")
@@ -456,9 +456,8 @@ def _client_trackinginfo(conn, args):
             flags.append(b"noloop")
         if t.broken:
             flags.append(b"broken_redirect")
-    head = b"~%d\r\n" if conn.resp3 else b"*%d\r\n"
     return {
-        b"flags": Raw(head % len(flags) + b"".join(b"$%d\r\n%b\r\n" % (len(f), f) for f in flags)),
+        b"flags": ordered_set(flags, conn.resp3),
         b"redirect": _client_getredir(conn, args),
         b"prefixes": sorted(t.prefixes) if t is not None and t.bcast else [],
     }

@@ -41,17 +41,10 @@ from pikamp.storage.binlog import offset_value
 from pikamp.services.keyscan import info_lines as keyscan_lines
 from pikamp.services.keyscan import read_state as keyscan_state
 from pikamp.services.keyscan import socket_path as keyscan_socket
-from pikamp.resp import Raw, Verbatim, encode
+from pikamp.resp import Raw, Verbatim, ordered_set
 
 
 # == shared helpers ============================================================
-def _ordered_set(items: list, resp3: bool) -> Raw:
-    """A RESP3 set (RESP2 array) that keeps ``items`` in order: flags and ACL
-    categories are listed in Redis's order, which a Python set would shuffle."""
-    head = b"~%d\r\n" if resp3 else b"*%d\r\n"
-    return Raw(head % len(items) + b"".join([encode(x, resp3) for x in items]))
-
-
 def _glob(pattern: bytes) -> Glob:
     """Redis matches command and config names with a case-insensitive glob."""
     return Glob(pattern.lower())
@@ -122,7 +115,7 @@ def _key_specs(cmd: Command, resp3: bool) -> list[dict]:
         return []
     last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
     return [{
-        b"flags": _ordered_set(_key_flags(cmd), resp3),
+        b"flags": ordered_set(_key_flags(cmd), resp3),
         b"begin_search": {b"type": b"index", b"spec": {b"index": cmd.first_key}},
         b"find_keys": {b"type": b"range", b"spec": {b"lastkey": last, b"keystep": cmd.step, b"limit": 0}},
     }]
@@ -135,14 +128,14 @@ def _info_entry(cmd: Command, resp3: bool) -> list:
     return [
         cmd.name.encode(),
         cmd.arity,
-        _ordered_set(list(cmd.flags), resp3),
+        ordered_set(list(cmd.flags), resp3),
         cmd.first_key,
         cmd.last_key,
         cmd.step,
-        _ordered_set(cats, resp3),
-        _ordered_set([], resp3),  # tips: none recorded in the table
-        _ordered_set(_key_specs(cmd, resp3), resp3),
-        subs if subs else _ordered_set([], resp3),
+        ordered_set(cats, resp3),
+        ordered_set([], resp3),  # tips: none recorded in the table
+        ordered_set(_key_specs(cmd, resp3), resp3),
+        subs if subs else ordered_set([], resp3),
     ]
 
 
@@ -238,7 +231,7 @@ def command_getkeys(conn, args):
          complexity="O(N) where N is the number of arguments to the command")
 def command_getkeysandflags(conn, args):
     cmd, keys = _keys_of(args)
-    flags = _ordered_set(_key_flags(cmd), conn.resp3)
+    flags = ordered_set(_key_flags(cmd), conn.resp3)
     return [[k, flags] for k in keys]
 
 

@@ -192,6 +192,12 @@ def subcommand(cmd: Command, args: list[bytes]) -> Command | None:
     return cmd.subcommands.get(args[1].lower().decode("latin-1")) if len(args) > 1 else None
 
 
+def runs(cmd: Command, args: list[bytes]) -> Command:
+    """The entry a command line is judged and counted by: a container's
+    subcommand where it has that one (config|set), else the command itself."""
+    return (subcommand(cmd, args) or cmd) if cmd.subcommands else cmd
+
+
 def dispatch(conn, args: list[bytes], parent: bytes) -> object:
     """Run the subcommand ``args[1]`` of a container command registered as
     ``parent|sub`` entries, with the subcommand's own arity check."""
