@@ -71,3 +71,10 @@ def _oneline(s: str) -> str:
     return s.replace("\r", " ").replace("\n", " ")
 
 
+
+
+def subcommand_syntax(args: list[bytes]) -> RespError:
+    """Redis' reply to a subcommand given the wrong arguments: the
+    subcommand as the client sent it, the container's HELP to try."""
+    return RespError(f"ERR unknown subcommand or wrong number of arguments for "
+                     f"'{args[1][:128].decode('latin-1')}'. Try {args[0].decode('latin-1').upper()} HELP.")

@@ -79,6 +79,8 @@ a acl deluser x nosuch
 a acl getuser nosuch
 a acl cat nosuch
 a acl cat a b
+a acl CAT a b
+a acl LOG 1 2
 a acl genpass 0
 a acl genpass 4097
 a acl genpass abc

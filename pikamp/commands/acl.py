@@ -14,7 +14,7 @@ from __future__ import annotations
 from pikamp import acl, stats
 from pikamp.commands.table import ALL, COMMANDS, LOCAL, command, dispatch, subcommand
 from pikamp.deferred import Deferred
-from pikamp.errors import RespError
+from pikamp.errors import RespError, subcommand_syntax
 from pikamp.numbers import parse_int
 from pikamp.resp import ordered_set
 
@@ -120,7 +120,7 @@ def acl_getuser(conn, args):
          complexity="O(1) since the categories and commands are a fixed set.")
 def acl_cat(conn, args):
     if len(args) > 3:
-        raise RespError("ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.")
+        raise subcommand_syntax(args)
     if len(args) == 2:
         return [c.encode() for c in acl.CATEGORY_NAMES]
     category = _text(args[2]).lower()
@@ -139,7 +139,7 @@ def acl_cat(conn, args):
          summary="Generate a pseudorandom secure password to use for ACL users")
 def acl_genpass(conn, args):
     if len(args) > 3:
-        raise RespError("ERR unknown subcommand or wrong number of arguments for 'genpass'. Try ACL HELP.")
+        raise subcommand_syntax(args)
     bits = parse_int(args[2]) if len(args) == 3 else 256
     if not 0 < bits <= 4096:
         raise RespError("ERR ACL GENPASS argument must be the number of bits for the output password, "
@@ -211,7 +211,7 @@ def _with_file(conn, op: bytes) -> Deferred:
          complexity="O(N) with N being the number of entries shown.")
 def acl_log(conn, args):
     if len(args) > 3:
-        raise RespError("ERR unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.")
+        raise subcommand_syntax(args)
     if len(args) == 3 and args[2].lower() == b"reset":
         return _at_keeper(conn, [b"logreset"])
     count = parse_int(args[2]) if len(args) == 3 else 10

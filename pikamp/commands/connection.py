@@ -5,7 +5,7 @@ from pikamp import REDIS_VERSION, acl, blocking, multi, pause, pubsub, stats, tr
 from pikamp.clientline import client_line
 from pikamp.commands.table import ALL, LOCAL, command, dispatch
 from pikamp.deferred import Deferred
-from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError
+from pikamp.errors import DB_INDEX, SYNTAX, WRONGPASS, RespError, subcommand_syntax
 from pikamp.numbers import parse_int
 from pikamp.resp import Verbatim, decode, ordered_set
 
@@ -373,17 +373,12 @@ def _client_kill_here(ctx, args):
     return killed
 
 
-def _syntax_for(sub: bytes) -> RespError:
-    return RespError(f"ERR unknown subcommand or wrong number of arguments for '{sub.decode('latin-1')}'. "
-                     "Try CLIENT HELP.")
-
-
 def _client_pause(conn, args):
     """CLIENT PAUSE timeout [WRITE|ALL]: set in every worker, then OK."""
     if len(args) < 3:
         raise RespError("ERR wrong number of arguments for 'client|pause' command")
     if len(args) > 4:
-        raise _syntax_for(args[1])
+        raise subcommand_syntax(args)
     ms = parse_int(args[2], "ERR timeout is not an integer or out of range")
     if ms < 0:
         raise RespError("ERR timeout is negative")
@@ -420,7 +415,7 @@ def _client_unblock(conn, args):
     if len(args) < 3:
         raise RespError("ERR wrong number of arguments for 'client|unblock' command")
     if len(args) > 4:
-        raise _syntax_for(args[1])
+        raise subcommand_syntax(args)
     client_id = parse_int(args[2])
     how = b"timeout"
     if len(args) == 4:

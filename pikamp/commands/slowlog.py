@@ -7,7 +7,7 @@ import time
 from pikamp import slowlog as histograms, stats
 from pikamp.commands.server import worker_histograms
 from pikamp.commands.table import COMMANDS, LOCAL, command, dispatch
-from pikamp.errors import RespError
+from pikamp.errors import RespError, subcommand_syntax
 from pikamp.numbers import parse_int
 
 _HELP = [
@@ -36,8 +36,7 @@ def slowlog(conn, args):
          summary="Get the slow log's entries", complexity="O(N) where N is the number of entries returned")
 def slowlog_get(conn, args):
     if len(args) > 3:  # Redis 7.0's own wording for this one
-        raise RespError(f"ERR unknown subcommand or wrong number of arguments for "
-                        f"'{args[1].decode('latin-1')}'. Try SLOWLOG HELP.")
+        raise subcommand_syntax(args)
     count = 10
     if len(args) == 3:
         count = parse_int(args[2], "ERR count should be greater than or equal to -1")
