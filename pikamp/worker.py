@@ -25,7 +25,7 @@ from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import HIST_SIZE, record as record_latency
 from pikamp.commands import load_all
-from pikamp.commands.table import ALL, COMMANDS, INTERNAL, LOCAL, OWNER, Command, command, lookup_any, runs
+from pikamp.commands.table import ALL, COMMANDS, LOCAL, OWNER, Command, command, lookup_any, runs
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
 from pikamp.errors import NOAUTH, NOREPLICAS, READONLY, RespError, unknown_command, wrong_arity
@@ -1019,25 +1019,19 @@ class Worker:
         """Run a command (public or internal) on the owner of ``db``, wherever it
         is, for client ``client_id`` (0: the worker itself); ``done(reply_bytes)``
         gets its RESP-encoded reply (maybe at once)."""
-        owner = db % self.nworkers
-        if owner != self.index:
-            self.peers[owner].send(db, resp3, args, done, client_id)
-            return
-        name = args[0]
-        cmd = lookup_any(name)
-        r = self.run_owned(cmd, db, resp3, args, None, client_id)
-        if type(r) is not Deferred:
-            done(r)
-        else:
-            r.then(done)
+        self._call(db % self.nworkers, db, args, done, resp3, client_id)
 
     def call_worker(self, index: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False,
                     client_id: int = 0) -> None:
         """Run an internal command (db -1) on worker ``index``; ``done`` gets its reply."""
+        self._call(index, -1, args, done, resp3, client_id)
+
+    def _call(self, index: int, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool,
+              client_id: int) -> None:
         if index != self.index:
-            self.peers[index].send(-1, resp3, args, done, client_id)
+            self.peers[index].send(db, resp3, args, done, client_id)
             return
-        r = self.run_owned(INTERNAL[args[0]], -1, resp3, args, None, client_id)
+        r = self.run_owned(lookup_any(args[0]), db, resp3, args, None, client_id)
         if type(r) is not Deferred:
             done(r)
         else:
