@@ -75,6 +75,12 @@ class MonitorLink(asyncio.Protocol):
             self.worker.mark_link(self)
         self.queue.append(encode_array([b"C", b"%d" % client.id, client.addr.encode()]))
 
+    def client_gone(self, client) -> None:
+        """Tell the monitor process a client has gone (it forgets the address)."""
+        if not self.queue:
+            self.worker.mark_link(self)
+        self.queue.append(encode_array([b"X", b"%d" % client.id]))
+
     def flush(self) -> None:
         if self.queue:
             if self.transport is not None:

@@ -157,6 +157,8 @@ class Client(asyncio.Protocol):
         if w.clients.pop(self.id, None) is None:
             clientcount.refused_gone()
         clientcount.update(len(w.clients))
+        if w.monitoring:
+            w.monitor.client_gone(self)
         if self.watch_dbs and not w.stopping:
             w.begin_turn()
             multi.unwatch_all(self)

@@ -154,3 +154,39 @@ def test_slow_monitor_is_cut_off_and_feeding_stops(tmp_path):
         m.close()
     finally:
         srv.stop()
+
+
+def test_a_line_waits_for_its_clients_address_from_another_link():
+    """A forwarded command is fed by the DB's owner, the client's address by
+    the client's own worker: over two links, either may come first. The
+    line waits for the address (bounded), and lines keep their order."""
+    import asyncio
+
+    from pikamp.config import Config
+    from pikamp.services import monitor as svcmod
+    from pikamp.services.pubsub import encode_array
+
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        svc = svcmod.MonitorService(Config())
+        svc.loop = asyncio.get_running_loop()
+        sent: list[bytes] = []
+        svc.broadcast = sent.append  # type: ignore[method-assign]
+        owner, home = svcmod.WorkerLink(svc), svcmod.WorkerLink(svc)
+        owner.data_received(encode_array([b"H", b"1"]))
+        home.data_received(encode_array([b"H", b"0"]))
+        owner.data_received(encode_array([b"L", b"1000000", b"1", b"7", b"RPUSH", b"l", b"x"])
+                            + encode_array([b"L", b"2000000", b"1", b"0", b"DEL", b"e"]))
+        assert sent == []  # the second line, known, waits behind the first
+        home.data_received(encode_array([b"C", b"7", b"127.0.0.1:5000"]))
+        first = list(sent)
+        sent.clear()
+        owner.data_received(encode_array([b"L", b"3000000", b"1", b"8", b"GET", b"k"]))
+        home.data_received(encode_array([b"X", b"7"]))  # client 7 went: its address is forgotten
+        await asyncio.sleep(svcmod.HOLD_SECONDS + 0.2)  # address 8 never comes
+        assert svc.addrs == {}
+        return first, sent
+
+    first, late = asyncio.run(scenario())
+    assert b"".join(first) == (b'+1.000000 [1 127.0.0.1:5000] "RPUSH" "l" "x"\r\n'
+                               b'+2.000000 [1 pikamp] "DEL" "e"\r\n')
+    assert late == [b'+3.000000 [1 ?] "GET" "k"\r\n']

@@ -12,6 +12,7 @@ link protocol (RESP arrays both ways):
   worker -> here: H index                      (hello, first on a link)
                   A                            (acknowledges ON: feeding now)
                   C client addr                (a client's address, while monitored)
+                  X client                     (that client has gone)
                   L micros db client args...   (a command it executed)
   here -> worker: ON / OFF                     (start / stop feeding)
 """
@@ -34,6 +35,7 @@ log = logging.getLogger("pikamp.monitor")
 
 LINK_NAME = "monitor.sock"
 HANDOVER_NAME = "monitor-fd.sock"
+HOLD_SECONDS = 0.2  # how long a line waits for its client's address
 ONLY = b"-ERR a MONITOR connection only takes QUIT and RESET here\r\n"
 
 # sdscatrepr: printable ASCII as is, the usual escapes, the rest as \xHH.
@@ -52,6 +54,12 @@ def line(micros: int, db: bytes, addr: bytes, args: list[bytes]) -> bytes:
     """One MONITOR line as a status reply."""
     head = b"+%d.%06d [%b %b] " % (micros // 1_000_000, micros % 1_000_000, db, addr)
     return head + b" ".join([quote(a) for a in args]) + b"\r\n"
+
+
+def _line(msg: list[bytes], addrs: dict[bytes, bytes]) -> bytes:
+    """The line for a worker's L frame."""
+    addr = addrs.get(msg[3], b"?") if msg[3] != b"0" else b"pikamp"
+    return line(int(msg[1]), msg[2], addr, msg[4:])
 
 
 def link_path(run_dir: str) -> str:
@@ -130,6 +138,10 @@ class WorkerLink(asyncio.Protocol):
         self.reader = hiredis.Reader()
         self.transport: asyncio.Transport | None = None
         self.worker = -1
+        # Lines of a client whose address has not come yet: a forwarded
+        # command runs (and is fed) on the DB's owner, while the client's own
+        # worker sends its address, so the two reach here over two links.
+        self.held: list[list[bytes]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -139,13 +151,20 @@ class WorkerLink(asyncio.Protocol):
         svc = self.service
         out: list[bytes] = []
         addrs = svc.addrs
+        held = self.held
         while (msg := self.reader.gets()) is not False:
             op = msg[0]
             if op == b"L":
-                addr = addrs.get(msg[3], b"?") if msg[3] != b"0" else b"pikamp"
-                out.append(line(int(msg[1]), msg[2], addr, msg[4:]))
+                if held or (msg[3] not in addrs and msg[3] != b"0"):
+                    held.append(msg)  # its client's address comes over another worker's link
+                    svc.hold()
+                else:
+                    out.append(_line(msg, addrs))
             elif op == b"C":
                 addrs[msg[1]] = msg[2]
+                svc.address_came()
+            elif op == b"X":  # after lines still on their way from other workers
+                svc.loop.call_later(HOLD_SECONDS, addrs.pop, msg[1], None)  # type: ignore[union-attr]
             elif op == b"A":
                 svc.acked(self)
             elif op == b"H":
@@ -156,12 +175,26 @@ class WorkerLink(asyncio.Protocol):
         if out:
             svc.broadcast(b"".join(out))
 
+    def release(self, force: bool) -> bytes:
+        """The held lines whose client's address is known now (all of
+        them when ``force``: the address is not coming), in order."""
+        addrs = self.service.addrs
+        held = self.held
+        n = 0
+        while n < len(held) and (force or held[n][3] in addrs or held[n][3] == b"0"):
+            n += 1
+        out = b"".join([_line(msg, addrs) for msg in held[:n]])
+        del held[:n]
+        return out
+
     def send(self, op: bytes) -> None:
         if self.transport is not None:
             self.transport.write(b"*1\r\n$%d\r\n%b\r\n" % (len(op), op))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self.held:  # what the worker executed before it went
+            self.service.broadcast(self.release(True))
         if self.service.links.get(self.worker) is self:
             del self.service.links[self.worker]
         self.service.acked(self)  # a worker that went is not waited for
@@ -183,6 +216,7 @@ class MonitorService:
         limits = parse_output_limits(config.get("client-output-buffer-limit"))
         self.limit = limits.get("normal", (0, 0, 0))[0] or limits.get("pubsub", (0, 0, 0))[0]
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.hold_timer: asyncio.TimerHandle | None = None
 
     def receive(self, sock: socket.socket, fields: list) -> None:
         """A worker handed over a connection that sent MONITOR."""
@@ -228,7 +262,26 @@ class MonitorService:
         if not self.monitors and not self.starting:
             for link in self.links.values():
                 link.send(b"OFF")
+                link.held.clear()
             self.addrs.clear()
+
+    def hold(self) -> None:
+        """A link holds lines for an address; wait for it a bounded time."""
+        if self.hold_timer is None:
+            self.hold_timer = self.loop.call_later(HOLD_SECONDS, self.release_held, True)  # type: ignore[union-attr]
+
+    def address_came(self) -> None:
+        if self.hold_timer is not None:
+            self.release_held(False)
+
+    def release_held(self, force: bool) -> None:
+        """Send the held lines that can go (all of them when ``force``)."""
+        out = [link.release(force) for link in list(self.links.values())]
+        if self.hold_timer is not None and (force or not any(link.held for link in self.links.values())):
+            self.hold_timer.cancel()
+            self.hold_timer = None
+        if any(out):
+            self.broadcast(b"".join(out))
 
     def broadcast(self, data: bytes) -> None:
         for m in list(self.monitors):
