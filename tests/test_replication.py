@@ -66,7 +66,9 @@ def _dataset(port: int) -> dict:
     return out
 
 
-def _writes(port: int, n: int, tag: str) -> None:
+def _writes(port: int, n: int, tag: str) -> int:
+    """Mixed writes of every type in each of DBS; returns how many were sent."""
+    sent = 0
     for db in DBS:
         c = redis.Redis(host=HOST, port=port, db=db, protocol=2)
         p = c.pipeline(transaction=False)
@@ -82,6 +84,7 @@ def _writes(port: int, n: int, tag: str) -> None:
                 p.spop(f"{tag}set{i % 3}")
                 p.zpopmin(f"{tag}z{i % 2}")
                 p.delete(f"{tag}s{i - 7}")
+        sent += len(p.command_stack) + 3
         p.execute()
         c.delete(f"{tag}h0")  # a whole hash: a range delete
         tx = c.pipeline(transaction=True)
@@ -89,6 +92,7 @@ def _writes(port: int, n: int, tag: str) -> None:
         tx.rpush(f"{tag}txl", "a")
         tx.execute()
         c.close()
+    return sent
 
 
 @pytest.fixture
@@ -134,14 +138,14 @@ def _sync_progress(replica: PikampServer, read_over: int, timeout: float = 30.0)
 
 def test_full_sync_then_stream(pair):
     master, replica = pair
-    _writes(master.port, 500, "old")  # there before the replica: the full sync brings it
+    sent = _writes(master.port, 500, "old")  # there before the replica: the full sync brings it
     _follow(replica, master)
-    stop = threading.Event()
-    t = threading.Thread(target=lambda: [_writes(master.port, 50, f"live{i}") for i in range(20)
-                                         if not stop.is_set()])
+    live: list[int] = []
+    t = threading.Thread(target=lambda: live.extend(_writes(master.port, 50, f"live{i}") for i in range(20)))
     t.start()  # writes while the full sync runs
     t.join(120)
-    _writes(master.port, 300, "new")
+    sent += sum(live) + _writes(master.port, 3600, "new")
+    assert sent >= 100_000  # the issue's scale: 100k mixed writes, compared key by key
     _wait_synced(master, replica)
     assert _dataset(replica.port) == _dataset(master.port)
     rc = RawConn(replica.port)
