@@ -90,6 +90,10 @@ def _replicaof(conn, args):
                 pass
         servicecall.ask(w, repl_socket(w.run_dir), request, d.resolve_raw, 10.0, UNAVAILABLE)
 
+    # Once, here, before any worker acts on it: a worker restarted meanwhile
+    # reads the new role from the runtime file.
+    w.config.values["slaveof"] = f"{target[0]}:{target[1]}" if target else ""
+    save_runtime(w.config, ["slaveof"])
     stats.gather(w, role, False, lambda replies: "OK").then(roles_set)
     return d
 
@@ -112,8 +116,7 @@ def replicaof(conn, args):
 def _role_here(ctx, args):
     w = ctx.worker
     target = (args[1].decode("latin-1"), int(args[2])) if len(args) == 3 else None
-    w.config.values["slaveof"] = f"{target[0]}:{target[1]}" if target else ""
-    save_runtime(w.config, ["slaveof"])
+    w.config.values["slaveof"] = f"{target[0]}:{target[1]}" if target else ""  # (the file is written by SLAVEOF)
     w.set_replica(target)
     return "OK"
 

@@ -283,7 +283,7 @@ class ReplicaSession:
                 if bl.serves_from(path, rid, filenum, offset):
                     reader = bl.Reader(path, filenum, offset)
                     self.needed[db] = filenum
-                elif rid == ident or any(rid == old for old, _, _ in bl.read_past(path)):
+                elif bl.continues(path, ident, rid):
                     self.partial_err = True  # purged, or past where our copy of that history ends
             if reader is None:
                 self.full = True
@@ -318,7 +318,7 @@ class ReplicaSession:
                     last_look = now
                     m = bl.read_manifest(path)
                     if m is not None and m[4] != ident:
-                        if not any(ident == old for old, _, _ in bl.read_past(path)):
+                        if not bl.continues(path, m[4], ident):
                             log.info("db%d: the binlog started afresh; replica %s:%d resyncs",
                                      db, self.ip, self.port)
                             self.writer.close()

@@ -460,6 +460,12 @@ def read_past(path: str) -> list[tuple[bytes, int, int]]:
     return [PAST.unpack_from(body, at) for at in range(MANIFEST.size, len(body), PAST.size)]
 
 
+def continues(path: str, ident: bytes, rid: bytes) -> bool:
+    """Whether identity ``rid`` is the binlog directory ``path``'s (``ident``,
+    from its manifest) or one of the earlier identities it continues."""
+    return rid == ident or any(rid == old for old, _, _ in read_past(path))
+
+
 def covers(ident: bytes, past: list[tuple[bytes, int, int]], end: tuple[int, int],
            rid: bytes, filenum: int, offset: int) -> bool:
     """Whether position (rid, filenum, offset) lies in the history of a binlog
