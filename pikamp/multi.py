@@ -188,7 +188,7 @@ def _finish(conn: Client, d: Deferred, plan, remote_replies: list[bytes], tainte
             w = conn.worker
             w.in_exec = True  # (WAIT answers at once inside EXEC, as in Redis)
             try:
-                r = cmd.handler(conn, args)
+                r = cmd.handler(conn.local_ctx(), args)
             except RespError as e:
                 r = e
             finally:

@@ -61,7 +61,10 @@ _SECRET_ARGS = {"auth", "hello", "migrate"}
 
 
 class Ctx:
-    """Execution context handed to OWNER handlers; one per owned DB, reused."""
+    """What every command handler is handed, wherever it runs: ``db`` is the
+    DB an OWNER/ALL command runs on (None for LOCAL ones), ``conn`` the client
+    connection where its socket is on this worker (always, for LOCAL ones).
+    OWNER contexts are one per owned DB, reused; LOCAL ones one per client."""
 
     __slots__ = ("db", "resp3", "worker", "conn", "client_id", "nreplies")
 
@@ -82,7 +85,7 @@ class Client(asyncio.Protocol):
         "out", "slots", "waiting", "closing", "addr", "laddr", "created", "last_io",
         "lib_name", "lib_ver", "paused", "last_cmd", "backlog", "held_paused", "soft_since",
         "noauth_bytes", "multi", "multi_failed", "watch_dbs", "pubsub", "handover", "handover_rest",
-        "reply_ctl", "mute", "user", "tracker", "caching",
+        "reply_ctl", "mute", "user", "tracker", "caching", "ctx",
     )
 
     def __init__(self, worker: "Worker") -> None:
@@ -132,6 +135,17 @@ class Client(asyncio.Protocol):
         # CACHING YES/NO given for its next command.
         self.tracker: tracking.Tracker | None = None
         self.caching = False
+        # What its LOCAL commands are handed: the one handler context type,
+        # with the connection (OWNER handlers get their DB's instead).
+        self.ctx = Ctx(None, worker)
+        self.ctx.conn = self
+        self.ctx.client_id = self.id
+
+    def local_ctx(self) -> Ctx:
+        """The context a LOCAL handler runs with, for this connection now."""
+        ctx = self.ctx
+        ctx.resp3 = self.resp3
+        return ctx
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -361,7 +375,7 @@ class Client(asyncio.Protocol):
         elif route == LOCAL:
             t0 = perf_counter_ns()
             try:
-                r = cmd.handler(self, args)
+                r = cmd.handler(self.local_ctx(), args)
             except RespError as e:
                 r = e
             w.account(cmd, args, perf_counter_ns() - t0, r, self, self.id)

@@ -329,8 +329,12 @@ def test_config_rewrite_without_a_config_file_is_an_error():
     class Conn:
         worker = Worker()
 
+    class Ctx:
+        conn = Conn()
+        worker = Conn.worker
+
     with pytest.raises(RespError, match="^ERR The server is running without a config file$"):
-        config_rewrite(Conn(), [b"config", b"rewrite"])
+        config_rewrite(Ctx(), [b"config", b"rewrite"])
 
 
 def test_rewrite_config_file_replaces_first_line_drops_duplicates_appends_new(tmp_path):

@@ -69,37 +69,38 @@ def _at_keeper(conn, args: list[bytes]) -> Deferred:
 
 @command("acl", -2, "", route=LOCAL, group="server", categories="@slow", since="6.0.0",
          summary="A container for Access List Control commands", complexity="Depends on subcommand.")
-def acl_(conn, args):
-    return dispatch(conn, args, b"acl")
+def acl_(ctx, args):
+    return dispatch(ctx, args, b"acl")
 
 
 @command("acl|whoami", 2, "noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Return the name of the user associated to the current connection")
-def acl_whoami(conn, args):
+def acl_whoami(ctx, args):
+    conn = ctx.conn
     return conn.user.name.encode()
 
 
 @command("acl|users", 2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="List the username of all the configured ACL rules", complexity="O(N). Where N is the number of configured users.")
-def acl_users(conn, args):
-    return [name.encode() for name in sorted(conn.worker.acl.users)]
+def acl_users(ctx, args):
+    return [name.encode() for name in sorted(ctx.worker.acl.users)]
 
 
 @command("acl|list", 2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="List the current ACL rules in ACL config file format",
          complexity="O(N). Where N is the number of configured users.")
-def acl_list(conn, args):
-    return [line.encode("utf-8", "surrogateescape") for line in conn.worker.acl.lines()]
+def acl_list(ctx, args):
+    return [line.encode("utf-8", "surrogateescape") for line in ctx.worker.acl.lines()]
 
 
 @command("acl|getuser", 3, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Get the rules for a specific ACL user", complexity="O(N). Where N is the number of password, command and pattern rules that the user has.")
-def acl_getuser(conn, args):
-    user = conn.worker.acl.get(_text(args[2]))
+def acl_getuser(ctx, args):
+    user = ctx.worker.acl.get(_text(args[2]))
     if user is None:
         return None
     root = user.selectors[0]
-    resp3 = conn.resp3
+    resp3 = ctx.resp3
 
     def enc(s: str) -> bytes:
         return s.encode("utf-8", "surrogateescape")
@@ -118,7 +119,7 @@ def acl_getuser(conn, args):
 @command("acl|cat", -2, "noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="List the ACL categories or the commands inside a category",
          complexity="O(1) since the categories and commands are a fixed set.")
-def acl_cat(conn, args):
+def acl_cat(ctx, args):
     if len(args) > 3:
         raise subcommand_syntax(args)
     if len(args) == 2:
@@ -137,7 +138,7 @@ def acl_cat(conn, args):
 
 @command("acl|genpass", -2, "noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Generate a pseudorandom secure password to use for ACL users")
-def acl_genpass(conn, args):
+def acl_genpass(ctx, args):
     if len(args) > 3:
         raise subcommand_syntax(args)
     bits = parse_int(args[2]) if len(args) == 3 else 256
@@ -149,8 +150,8 @@ def acl_genpass(conn, args):
 
 @command("acl|dryrun", -4, "admin noscript loading stale", route=LOCAL, group="server", since="7.0.0",
          summary="Returns whether the user can execute the given command without executing the command.")
-def acl_dryrun(conn, args):
-    user = conn.worker.acl.get(_text(args[2]))
+def acl_dryrun(ctx, args):
+    user = ctx.worker.acl.get(_text(args[2]))
     if user is None:
         raise RespError(f"ERR User '{_text(args[2])}' not found")
     line = args[3:]
@@ -174,28 +175,32 @@ def acl_dryrun(conn, args):
 @command("acl|setuser", -3, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Modify or create the rules for a specific ACL user",
          complexity="O(N). Where N is the number of rules provided.")
-def acl_setuser(conn, args):
+def acl_setuser(ctx, args):
+    conn = ctx.conn
     return _at_keeper(conn, [b"setuser", *args[2:]])
 
 
 @command("acl|deluser", -3, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Remove the specified ACL users and the associated rules",
          complexity="O(1) amortized time considering the typical user.")
-def acl_deluser(conn, args):
+def acl_deluser(ctx, args):
+    conn = ctx.conn
     return _at_keeper(conn, [b"deluser", *args[2:]])
 
 
 @command("acl|load", 2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Reload the ACLs from the configured ACL file",
          complexity="O(N). Where N is the number of configured users.")
-def acl_load(conn, args):
+def acl_load(ctx, args):
+    conn = ctx.conn
     return _with_file(conn, b"load")
 
 
 @command("acl|save", 2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Save the current ACL rules in the configured ACL file",
          complexity="O(N). Where N is the number of configured users.")
-def acl_save(conn, args):
+def acl_save(ctx, args):
+    conn = ctx.conn
     return _with_file(conn, b"save")
 
 
@@ -209,7 +214,8 @@ def _with_file(conn, op: bytes) -> Deferred:
 @command("acl|log", -2, "admin noscript loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="List latest events denied because of ACLs in place",
          complexity="O(N) with N being the number of entries shown.")
-def acl_log(conn, args):
+def acl_log(ctx, args):
+    conn = ctx.conn
     if len(args) > 3:
         raise subcommand_syntax(args)
     if len(args) == 3 and args[2].lower() == b"reset":
@@ -220,7 +226,7 @@ def acl_log(conn, args):
 
 @command("acl|help", 2, "loading stale", route=LOCAL, group="server", since="6.0.0",
          summary="Show helpful text about the different subcommands")
-def acl_help(conn, args):
+def acl_help(ctx, args):
     return _HELP
 
 

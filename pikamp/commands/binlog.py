@@ -18,7 +18,7 @@ _DB = re.compile(rb"^db(\d{1,5})$")
 
 @command("purgelogsto", -2, "admin", route=LOCAL, group="server",
          summary="Delete a DB's binlog files up to write2file<N> (Pika)")
-def purgelogsto(conn, args):
+def purgelogsto(ctx, args):
     """PURGELOGSTO write2fileN [dbI] (db0 when no DB is named)."""
     if len(args) > 3:
         raise RespError("ERR wrong number of arguments for 'purgelogsto' command")
@@ -28,10 +28,10 @@ def purgelogsto(conn, args):
     db = 0
     if len(args) == 3:
         named = _DB.match(args[2].lower())
-        if named is None or int(named.group(1)) >= conn.worker.ndbs:
+        if named is None or int(named.group(1)) >= ctx.worker.ndbs:
             raise RespError("ERR DB not found")
         db = int(named.group(1))
-    d = Deferred(conn.resp3)
-    servicecall.ask(conn.worker, socket_path(conn.worker.run_dir), [b"PURGE", b"%d" % db, found.group(1)],
+    d = Deferred(ctx.resp3)
+    servicecall.ask(ctx.worker, socket_path(ctx.worker.run_dir), [b"PURGE", b"%d" % db, found.group(1)],
                     d.resolve_raw, 30.0, UNAVAILABLE)
     return d

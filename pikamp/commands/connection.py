@@ -11,7 +11,8 @@ from pikamp.resp import Verbatim, decode, ordered_set
 
 
 @command("ping", -1, "fast", route=LOCAL, group="connection", summary="Ping the server")
-def ping(conn, args):
+def ping(ctx, args):
+    conn = ctx.conn
     if len(args) > 2:
         raise RespError("ERR wrong number of arguments for 'ping' command")
     if conn.pubsub is not None and not conn.resp3:
@@ -21,19 +22,21 @@ def ping(conn, args):
 
 
 @command("echo", 2, "loading stale fast", route=LOCAL, group="connection", summary="Echo the given string")
-def echo(conn, args):
+def echo(ctx, args):
     return args[1]
 
 
 @command("quit", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
          summary="Close the connection")
-def quit_(conn, args):
+def quit_(ctx, args):
+    conn = ctx.conn
     conn.closing = True
     return "OK"
 
 
 @command("select", 2, "loading stale fast", route=LOCAL, group="connection", summary="Change the selected database")
-def select(conn, args):
+def select(ctx, args):
+    conn = ctx.conn
     n = parse_int(args[1])
     if not 0 <= n < conn.worker.ndbs:
         raise RespError(DB_INDEX)
@@ -63,7 +66,8 @@ def _check_password(conn, args: list[bytes], user: bytes | None, password: bytes
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
          summary="Authenticate to the server")
-def auth(conn, args):
+def auth(ctx, args):
+    conn = ctx.conn
     if len(args) > 3:
         raise RespError(SYNTAX)
     if conn.worker.acl.default.nopass and len(args) == 2:
@@ -80,7 +84,8 @@ def auth(conn, args):
 
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
          summary="Handshake with the server", since="6.0.0")
-def hello(conn, args):
+def hello(ctx, args):
+    conn = ctx.conn
     proto = None
     if len(args) >= 2:
         try:
@@ -128,20 +133,22 @@ def _check_name(name: bytes) -> None:
 
 
 @command("client", -2, "", route=LOCAL, group="connection", categories="@slow", summary="A container for client connection commands")
-def client(conn, args):
+def client(ctx, args):
     handler = _CLIENT_NEWER.get(args[1].lower())
     if handler is not None:
-        return handler(conn, args)
-    return dispatch(conn, args, b"client")
+        return handler(ctx, args)
+    return dispatch(ctx, args, b"client")
 
 
-def _client_id(conn, args):
+def _client_id(ctx, args):
+    conn = ctx.conn
     if len(args) != 2:
         raise RespError("ERR wrong number of arguments for 'client|id' command")
     return conn.id
 
 
-def _client_setname(conn, args):
+def _client_setname(ctx, args):
+    conn = ctx.conn
     if len(args) != 3:
         raise RespError("ERR wrong number of arguments for 'client|setname' command")
     _check_name(args[2])
@@ -149,13 +156,15 @@ def _client_setname(conn, args):
     return "OK"
 
 
-def _client_getname(conn, args):
+def _client_getname(ctx, args):
+    conn = ctx.conn
     if len(args) != 2:
         raise RespError("ERR wrong number of arguments for 'client|getname' command")
     return conn.name or None
 
 
-def _client_setinfo(conn, args):
+def _client_setinfo(ctx, args):
+    conn = ctx.conn
     # CLIENT SETINFO is Redis 7.2; 7.0 has no such subcommand. We accept it because
     # redis-py >= 5 sends it on every connection (it ignores an error, but logs noise).
     if len(args) != 4:
@@ -172,7 +181,8 @@ def _client_setinfo(conn, args):
     return "OK"
 
 
-def _client_info(conn, args):
+def _client_info(ctx, args):
+    conn = ctx.conn
     return Verbatim(client_line(conn))
 
 
@@ -232,7 +242,7 @@ _CLIENT_HELP = [
 _CLIENT_TYPES = {b"normal", b"master", b"replica", b"slave", b"pubsub"}
 
 
-def _client_help(conn, args):
+def _client_help(ctx, args):
     if len(args) != 2:
         raise RespError("ERR wrong number of arguments for 'client|help' command")
     return _CLIENT_HELP
@@ -245,14 +255,14 @@ def _client_on_off(args: list[bytes], sub: str) -> None:
         raise RespError(SYNTAX)
 
 
-def _client_no_evict(conn, args):
+def _client_no_evict(ctx, args):
     # Clients are never evicted here (there is no maxmemory-clients), so the
     # protection holds whether it is on or off.
     _client_on_off(args, "no-evict")
     return "OK"
 
 
-def _client_no_touch(conn, args):
+def _client_no_touch(ctx, args):
     # Redis 7.2 (7.0 lacks it), accepted for clients that use it: no access
     # times are kept here, so no command ever "touches" a key anyway.
     _client_on_off(args, "no-touch")
@@ -266,7 +276,7 @@ def _client_type(name: bytes) -> bytes:
     return kind
 
 
-def _client_list_all(conn, args):
+def _client_list_all(ctx, args):
     """CLIENT LIST [TYPE type | ID id ...]: the clients of every worker."""
     ids = None
     kind = None
@@ -285,7 +295,7 @@ def _client_list_all(conn, args):
         order = sorted(lines) if ids is None else [i for i in ids if i in lines]
         return Verbatim(b"".join(lines[i] for i in order))
 
-    return stats.gather(conn.worker, [b"__client_list"], conn.resp3, combine)
+    return stats.gather(ctx.worker, [b"__client_list"], ctx.resp3, combine)
 
 
 @command("__client_list", 1, internal=True, group="connection", summary="This worker's CLIENT LIST lines")
@@ -326,9 +336,10 @@ def _client_kill_filters(registry, args: list[bytes]) -> tuple[list[bytes], bool
     return filters, skipme, matchable
 
 
-def _client_kill(conn, args):
+def _client_kill(ctx, args):
     """CLIENT KILL ip:port (old form: OK or an error) or CLIENT KILL <option>
     <value> ... (the number killed), over the clients of every worker."""
+    conn = ctx.conn
     if len(args) < 3:
         raise RespError("ERR wrong number of arguments for 'client|kill' command")
     old_form = len(args) == 3
@@ -373,7 +384,7 @@ def _client_kill_here(ctx, args):
     return killed
 
 
-def _client_pause(conn, args):
+def _client_pause(ctx, args):
     """CLIENT PAUSE timeout [WRITE|ALL]: set in every worker, then OK."""
     if len(args) < 3:
         raise RespError("ERR wrong number of arguments for 'client|pause' command")
@@ -389,17 +400,18 @@ def _client_pause(conn, args):
             raise RespError("ERR CLIENT PAUSE mode must be WRITE or ALL")
         kind = pause.WRITE if mode == b"write" else pause.ALL
     end = pause.end_time(min(ms, 1 << 53))  # past that, "for ever" all the same
-    return stats.gather(conn.worker, [b"__pause", repr(end).encode(), b"%d" % kind], conn.resp3,
+    return stats.gather(ctx.worker, [b"__pause", repr(end).encode(), b"%d" % kind], ctx.resp3,
                         lambda replies: "OK")
 
 
-def _client_unpause(conn, args):
+def _client_unpause(ctx, args):
     if len(args) != 2:
         raise RespError("ERR wrong number of arguments for 'client|unpause' command")
-    return stats.gather(conn.worker, [b"__unpause"], conn.resp3, lambda replies: "OK")
+    return stats.gather(ctx.worker, [b"__unpause"], ctx.resp3, lambda replies: "OK")
 
 
-def _client_reply(conn, args):
+def _client_reply(ctx, args):
+    conn = ctx.conn
     if len(args) != 3:
         raise RespError("ERR wrong number of arguments for 'client|reply' command")
     mode = args[2].lower()
@@ -409,7 +421,7 @@ def _client_reply(conn, args):
     return "OK"  # dropped for OFF and SKIP
 
 
-def _client_unblock(conn, args):
+def _client_unblock(ctx, args):
     """CLIENT UNBLOCK id [TIMEOUT|ERROR]: the client's blocked command is parked
     in the owner of its DB, whichever worker that is: 1 if one was found."""
     if len(args) < 3:
@@ -422,7 +434,7 @@ def _client_unblock(conn, args):
         how = args[3].lower()
         if how not in (b"timeout", b"error"):
             raise RespError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-    return stats.gather(conn.worker, [b"__unblock", b"%d" % client_id, how], conn.resp3,
+    return stats.gather(ctx.worker, [b"__unblock", b"%d" % client_id, how], ctx.resp3,
                         lambda replies: int(any(replies)))
 
 
@@ -432,12 +444,14 @@ def _unblock_here(ctx, args):
     return int(blocking.unblock(ctx.worker, int(args[1]), args[2] == b"error"))
 
 
-def _client_getredir(conn, args):
+def _client_getredir(ctx, args):
+    conn = ctx.conn
     t = conn.tracker
     return -1 if t is None else 0 if t.target == conn.id else t.target
 
 
-def _client_trackinginfo(conn, args):
+def _client_trackinginfo(ctx, args):
+    conn = ctx.conn
     t = conn.tracker
     flags = [b"on" if t is not None else b"off"]
     if t is not None:
@@ -453,12 +467,13 @@ def _client_trackinginfo(conn, args):
             flags.append(b"broken_redirect")
     return {
         b"flags": ordered_set(flags, conn.resp3),
-        b"redirect": _client_getredir(conn, args),
+        b"redirect": _client_getredir(ctx, args),
         b"prefixes": sorted(t.prefixes) if t is not None and t.bcast else [],
     }
 
 
-def _client_caching(conn, args):
+def _client_caching(ctx, args):
+    conn = ctx.conn
     t = conn.tracker
     if t is None:
         raise RespError("ERR CLIENT CACHING can be called only when the client is in tracking mode with "
@@ -476,10 +491,11 @@ def _client_caching(conn, args):
     return "OK"
 
 
-def _client_tracking(conn, args):
+def _client_tracking(ctx, args):
     """CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
     [OPTOUT] [NOLOOP], with Redis' checks in Redis' order; the tracker is
     then known to every worker before the OK."""
+    conn = ctx.conn
     redirect = 0
     bcast = optin = optout = noloop = False
     prefixes: list[bytes] = []
@@ -647,9 +663,10 @@ _CLIENT_NEWER = {b"setinfo": _client_setinfo, b"no-touch": _client_no_touch}
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", route=LOCAL, group="connection",
          since="6.2.0", summary="Reset the connection")
-def reset(conn, args):
+def reset(ctx, args):
     """As Redis: the transaction and WATCHes go, RESP2, DB 0, and a
     connection that needed AUTH needs it again."""
+    conn = ctx.conn
     conn.multi, conn.multi_failed = None, False
     multi.unwatch_all(conn)
     pubsub.forget(conn)

@@ -22,7 +22,8 @@ def _ask(conn, args: list[bytes], timeout: float | None) -> Deferred:
 
 @command("bgsave", -1, "admin noscript no_async_loading", route=LOCAL, group="server",
          summary="Asynchronously save the dataset to disk")
-def bgsave(conn, args):
+def bgsave(ctx, args):
+    conn = ctx.conn
     if len(args) > 2 or (len(args) == 2 and args[1].lower() != b"schedule"):
         raise RespError(SYNTAX)
     return _ask(conn, [b"BGSAVE", *args[1:]], 10.0)
@@ -31,12 +32,14 @@ def bgsave(conn, args):
 @command("save", 1, "admin noscript no_async_loading no_multi", route=LOCAL, group="server",
          summary="Synchronously save the dataset to disk",
          complexity="O(N) where N is the total number of keys in all databases")
-def save(conn, args):
+def save(ctx, args):
+    conn = ctx.conn
     return _ask(conn, [b"SAVE"], None)
 
 
 @command("delbackup", 1, "admin", route=LOCAL, group="server", summary="Delete every BGSAVE dump (Pika)")
-def delbackup(conn, args):
+def delbackup(ctx, args):
+    conn = ctx.conn
     return _ask(conn, [b"DELBACKUP"], 60.0)
 
 

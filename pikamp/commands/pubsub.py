@@ -60,28 +60,32 @@ def _unsubscribe(conn, args: list[bytes], kind: bytes, what: bytes) -> object:
 @command("subscribe", -2, "pubsub noscript loading stale", route=LOCAL, group="pubsub", since="2.0.0",
          summary="Listen for messages published to the given channels",
          complexity="O(N) where N is the number of channels to subscribe to.")
-def subscribe(conn, args):
+def subscribe(ctx, args):
+    conn = ctx.conn
     return _subscribe(conn, args, CHANNEL, b"subscribe")
 
 
 @command("psubscribe", -2, "pubsub noscript loading stale", route=LOCAL, group="pubsub", since="2.0.0",
          summary="Listen for messages published to channels matching the given patterns",
          complexity="O(N) where N is the number of patterns the client is already subscribed to.")
-def psubscribe(conn, args):
+def psubscribe(ctx, args):
+    conn = ctx.conn
     return _subscribe(conn, args, PATTERN, b"psubscribe")
 
 
 @command("ssubscribe", -2, "pubsub noscript loading stale", (1, -1, 1), route=LOCAL, group="pubsub",
          since="7.0.0", summary="Listen for messages published to the given shard channels",
          complexity="O(N) where N is the number of shard channels to subscribe to.")
-def ssubscribe(conn, args):
+def ssubscribe(ctx, args):
+    conn = ctx.conn
     return _subscribe(conn, args, SHARD, b"ssubscribe")
 
 
 @command("unsubscribe", -1, "pubsub noscript loading stale", route=LOCAL, group="pubsub", since="2.0.0",
          summary="Stop listening for messages posted to the given channels",
          complexity="O(N) where N is the number of clients already subscribed to a channel.")
-def unsubscribe(conn, args):
+def unsubscribe(ctx, args):
+    conn = ctx.conn
     return _unsubscribe(conn, args, CHANNEL, b"unsubscribe")
 
 
@@ -89,14 +93,16 @@ def unsubscribe(conn, args):
          summary="Stop listening for messages posted to channels matching the given patterns",
          complexity="O(N+M) where N is the number of patterns the client is already subscribed and M is "
                     "the number of total patterns subscribed in the system (by any client).")
-def punsubscribe(conn, args):
+def punsubscribe(ctx, args):
+    conn = ctx.conn
     return _unsubscribe(conn, args, PATTERN, b"punsubscribe")
 
 
 @command("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), route=LOCAL, group="pubsub",
          since="7.0.0", summary="Stop listening for messages posted to the given shard channels",
          complexity="O(N) where N is the number of clients already subscribed to a shard channel.")
-def sunsubscribe(conn, args):
+def sunsubscribe(ctx, args):
+    conn = ctx.conn
     return _unsubscribe(conn, args, SHARD, b"sunsubscribe")
 
 
@@ -110,21 +116,23 @@ def _ask_hub(conn, op: bytes, args: list[bytes]) -> Deferred:
          summary="Post a message to a channel",
          complexity="O(N+M) where N is the number of clients subscribed to the receiving channel and M is "
                     "the total number of subscribed patterns (by any client).")
-def publish(conn, args):
+def publish(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"P", [CHANNEL, args[1], args[2]])
 
 
 @command("spublish", 3, "pubsub loading stale fast", (1, 1, 1), route=LOCAL, group="pubsub", since="7.0.0",
          summary="Post a message to a shard channel",
          complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.")
-def spublish(conn, args):
+def spublish(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"P", [SHARD, args[1], args[2]])
 
 
 @command("pubsub", -2, "", route=LOCAL, group="pubsub", categories="@slow", since="2.8.0",
          summary="A container for Pub/Sub commands", complexity="Depends on subcommand.")
-def pubsub_(conn, args):
-    return dispatch(conn, args, b"pubsub")
+def pubsub_(ctx, args):
+    return dispatch(ctx, args, b"pubsub")
 
 
 def _pattern_arg(args: list[bytes], sub: str) -> list[bytes]:
@@ -137,7 +145,8 @@ def _pattern_arg(args: list[bytes], sub: str) -> list[bytes]:
          summary="List active channels",
          complexity="O(N) where N is the number of active channels, and assuming constant time pattern "
                     "matching (relatively short channels and patterns)")
-def pubsub_channels(conn, args):
+def pubsub_channels(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"Q", [b"channels", *_pattern_arg(args, args[1].decode("latin-1"))])
 
 
@@ -145,27 +154,31 @@ def pubsub_channels(conn, args):
          summary="List active shard channels",
          complexity="O(N) where N is the number of active shard channels, and assuming constant time "
                     "pattern matching (relatively short shard channels).")
-def pubsub_shardchannels(conn, args):
+def pubsub_shardchannels(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"Q", [b"shardchannels", *_pattern_arg(args, args[1].decode("latin-1"))])
 
 
 @command("pubsub|numsub", -2, "pubsub loading stale", route=LOCAL, group="pubsub", since="2.8.0",
          summary="Get the count of subscribers for channels",
          complexity="O(N) for the NUMSUB subcommand, where N is the number of requested channels")
-def pubsub_numsub(conn, args):
+def pubsub_numsub(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"Q", [b"numsub", *args[2:]])
 
 
 @command("pubsub|shardnumsub", -2, "pubsub loading stale", route=LOCAL, group="pubsub", since="7.0.0",
          summary="Get the count of subscribers for shard channels",
          complexity="O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels")
-def pubsub_shardnumsub(conn, args):
+def pubsub_shardnumsub(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"Q", [b"shardnumsub", *args[2:]])
 
 
 @command("pubsub|numpat", 2, "pubsub loading stale", route=LOCAL, group="pubsub", since="2.8.0",
          summary="Get the count of unique patterns pattern subscriptions", complexity="O(1)")
-def pubsub_numpat(conn, args):
+def pubsub_numpat(ctx, args):
+    conn = ctx.conn
     return _ask_hub(conn, b"Q", [b"numpat"])
 
 
@@ -189,5 +202,5 @@ _HELP = [
 
 @command("pubsub|help", 2, "loading stale", route=LOCAL, group="pubsub", categories="@slow", since="6.2.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
-def pubsub_help(conn, args):
+def pubsub_help(ctx, args):
     return _HELP

@@ -101,14 +101,16 @@ def _replicaof(conn, args):
 # SLAVEOF takes Pika's "force" (a full sync): arity -3 where Redis has 3.
 @command("slaveof", -3, "admin noscript stale no_async_loading", route=LOCAL, group="server",
          summary="Make the server a replica of another instance, or promote it as master")
-def slaveof(conn, args):
+def slaveof(ctx, args):
     """SLAVEOF host port [force] | SLAVEOF NO ONE."""
+    conn = ctx.conn
     return _replicaof(conn, args)
 
 
 @command("replicaof", 3, "admin noscript stale no_async_loading", route=LOCAL, group="server", since="5.0.0",
          summary="Make the server a replica of another instance, or promote it as master")
-def replicaof(conn, args):
+def replicaof(ctx, args):
+    conn = ctx.conn
     return _replicaof(conn, args)
 
 
@@ -124,8 +126,8 @@ def _role_here(ctx, args):
 @command("role", 1, "noscript loading stale fast", route=LOCAL, group="server", since="2.8.12",
          categories="@admin @fast @dangerous",
          summary="Return the role of the instance in the context of replication")
-def role(conn, args):
-    w = conn.worker
+def role(ctx, args):
+    w = ctx.worker
     state = read_state(w.run_dir)
     if w.replica_of is not None:
         return [b"slave", w.replica_of[0].encode(), w.replica_of[1], state.get("link", "connect").encode(),
@@ -133,7 +135,7 @@ def role(conn, args):
     size = w.config.int("binlog-file-size")
     replicas = [[r["ip"].encode(), str(r["port"]).encode(), str(r.get("offset", 0)).encode()]
                 for r in state.get("replicas", []) if r.get("state") == "online"]
-    return stats.gather(w, [b"__binlog_positions"], conn.resp3, lambda replies: [
+    return stats.gather(w, [b"__binlog_positions"], ctx.resp3, lambda replies: [
         b"master", sum(offset_value(f, o, size) for reply in replies for _, f, o in reply), replicas])
 
 
@@ -151,11 +153,11 @@ def _binlog_positions(ctx, args):
 @command("wait", 3, "noscript", route=LOCAL, group="generic", since="3.0.0", categories="@slow @connection",
          summary="Wait for the synchronous replication of all the write commands sent in the context of "
                  "the current connection", complexity="O(1)")
-def wait(conn, args):
+def wait(ctx, args):
     """WAIT numreplicas timeout: how many replicas acked every DB's binlog up to
     its end now (a superset of this client's writes), waiting up to timeout ms
     (0: for ever) for numreplicas of them; inside EXEC, not waiting at all."""
-    w = conn.worker
+    w = ctx.worker
     numreplicas = parse_int(args[1])
     timeout = parse_int(args[2], "ERR timeout is not an integer or out of range")
     if timeout < 0:
@@ -166,7 +168,7 @@ def wait(conn, args):
                         "are just local and are not propagated.")
     if w.in_exec:  # inside EXEC, as Redis: the count now, no waiting
         timeout = -1
-    d = Deferred(conn.resp3)
+    d = Deferred(ctx.resp3)
 
     def positions(replies: list) -> None:
         target = [b"%d" % x for reply in replies for p in reply for x in p]

@@ -164,35 +164,35 @@ def _all_names() -> list[tuple[str, Command]]:
 @command("command", -1, "loading stale", route=LOCAL, group="server", categories="@slow @connection", since="2.8.13",
          summary="Get array of Redis command details",
          complexity="O(N) where N is the total number of Redis commands")
-def command_(conn, args):
+def command_(ctx, args):
     if len(args) == 1:
-        return [_info_entry(c, conn.resp3) for c in COMMANDS.values()]
-    return dispatch(conn, args, b"command")
+        return [_info_entry(c, ctx.resp3) for c in COMMANDS.values()]
+    return dispatch(ctx, args, b"command")
 
 
 @command("command|count", 2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="2.8.13",
          summary="Get total number of Redis commands")
-def command_count(conn, args):
+def command_count(ctx, args):
     return len(COMMANDS)
 
 
 @command("command|info", -2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="2.8.13",
          summary="Get array of specific Redis command details, or all when no argument is given.",
          complexity="O(N) where N is the number of commands to look up")
-def command_info(conn, args):
+def command_info(ctx, args):
     if len(args) == 2:
-        return [_info_entry(c, conn.resp3) for c in COMMANDS.values()]
+        return [_info_entry(c, ctx.resp3) for c in COMMANDS.values()]
     entries = []
     for name in args[2:]:
         cmd = _lookup_full(name)
-        entries.append(None if cmd is None else _info_entry(cmd, conn.resp3))
+        entries.append(None if cmd is None else _info_entry(cmd, ctx.resp3))
     return entries
 
 
 @command("command|docs", -2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="7.0.0",
          summary="Get array of specific Redis command documentation",
          complexity="O(N) where N is the number of commands to look up")
-def command_docs(conn, args):
+def command_docs(ctx, args):
     if len(args) == 2:
         return {c.name.encode(): _doc_entry(c) for c in COMMANDS.values()}
     docs = {}
@@ -222,23 +222,23 @@ def _keys_of(args: list[bytes]) -> tuple[Command, list[bytes]]:
 @command("command|getkeys", -4, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="2.8.13",
          summary="Extract keys given a full Redis command",
          complexity="O(N) where N is the number of arguments to the command")
-def command_getkeys(conn, args):
+def command_getkeys(ctx, args):
     return _keys_of(args)[1]
 
 
 @command("command|getkeysandflags", -4, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="7.0.0",
          summary="Extract keys and access flags given a full Redis command",
          complexity="O(N) where N is the number of arguments to the command")
-def command_getkeysandflags(conn, args):
+def command_getkeysandflags(ctx, args):
     cmd, keys = _keys_of(args)
-    flags = ordered_set(_key_flags(cmd), conn.resp3)
+    flags = ordered_set(_key_flags(cmd), ctx.resp3)
     return [[k, flags] for k in keys]
 
 
 @command("command|list", -2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="7.0.0",
          summary="Get an array of Redis command names",
          complexity="O(N) where N is the total number of Redis commands")
-def command_list(conn, args):
+def command_list(ctx, args):
     names = _all_names()
     if len(args) == 2:
         return [n.encode() for n, _ in names]
@@ -258,7 +258,7 @@ def command_list(conn, args):
 
 @command("command|help", 2, "loading stale", categories="@slow @connection", route=LOCAL, group="server", since="5.0.0",
          summary="Show helpful text about the different subcommands")
-def command_help(conn, args):
+def command_help(ctx, args):
     return _COMMAND_HELP
 
 
@@ -314,15 +314,15 @@ def _config_keys() -> list[str]:
 
 @command("config", -2, "", route=LOCAL, group="server", categories="@slow", since="2.0.0",
          summary="A container for server configuration commands", complexity="Depends on subcommand.")
-def config_(conn, args):
-    return dispatch(conn, args, b"config")
+def config_(ctx, args):
+    return dispatch(ctx, args, b"config")
 
 
 @command("config|get", -3, "admin noscript loading stale", route=LOCAL, group="server", since="2.0.0",
          summary="Get the values of configuration parameters",
          complexity="O(N) when N is the number of configuration parameters provided")
-def config_get(conn, args):
-    config = conn.worker.config
+def config_get(ctx, args):
+    config = ctx.worker.config
     known = _config_keys()
     found: dict[str, tuple[bytes, str]] = {}  # lower-case name -> (name as replied, key)
     for pattern in args[2:]:
@@ -416,10 +416,10 @@ def _validate_settings(args: list[bytes]) -> list[bytes]:
 @command("config|set", -4, "admin noscript loading stale", route=LOCAL, group="server", since="2.0.0",
          summary="Set configuration parameters to the given values",
          complexity="O(N) when N is the number of configuration parameters provided")
-def config_set(conn, args):
+def config_set(ctx, args):
     apply = _validate_settings(args)
     # Every worker holds its own copy of the configuration: change them all.
-    return stats.gather(conn.worker, apply, conn.resp3, lambda _: "OK")
+    return stats.gather(ctx.worker, apply, ctx.resp3, lambda _: "OK")
 
 
 @command("__config_set", -3, internal=True, group="server", summary="Apply CONFIG SET in this worker")
@@ -474,8 +474,8 @@ def _apply_config(ctx, args):
 
 @command("config|resetstat", 2, "admin noscript loading stale", route=LOCAL, group="server",
          since="2.0.0", summary="Reset the stats returned by INFO")
-def config_resetstat(conn, args):
-    return stats.gather(conn.worker, [b"__resetstat"], conn.resp3, lambda _: "OK")
+def config_resetstat(ctx, args):
+    return stats.gather(ctx.worker, [b"__resetstat"], ctx.resp3, lambda _: "OK")
 
 
 @command("__resetstat", 1, internal=True, group="server", summary="Reset this worker's INFO stats")
@@ -538,13 +538,13 @@ def rewrite_config_file(path: str, values: dict[str, str]) -> None:
 
 @command("config|rewrite", 2, "admin noscript loading stale", route=LOCAL, group="server",
          since="2.8.0", summary="Rewrite the configuration file with the in memory configuration")
-def config_rewrite(conn, args):
-    config = conn.worker.config
+def config_rewrite(ctx, args):
+    config = ctx.worker.config
     if not config.path:
         raise RespError("ERR The server is running without a config file")
     values = dict(config.values)
     if not config.get("aclfile"):  # as Redis: the users go to the file as user lines
-        values["user"] = "\n".join(line.removeprefix("user ") for line in conn.worker.acl.lines())
+        values["user"] = "\n".join(line.removeprefix("user ") for line in ctx.worker.acl.lines())
     try:
         rewrite_config_file(config.path, values)
     except OSError as e:
@@ -554,7 +554,7 @@ def config_rewrite(conn, args):
 
 @command("config|help", 2, "loading stale", route=LOCAL, group="server", since="5.0.0",
          summary="Show helpful text about the different subcommands")
-def config_help(conn, args):
+def config_help(ctx, args):
     return _CONFIG_HELP
 
 
@@ -931,8 +931,8 @@ def _render(w, sections: list[bytes], gathered: list[dict]) -> Verbatim:
 
 @command("info", -1, "loading stale", route=LOCAL, group="server", categories="@slow @dangerous",
          summary="Get information and statistics about the server")
-def info(conn, args):
-    w = conn.worker
+def info(ctx, args):
+    w = ctx.worker
     sections = _requested(args)
     if len(args) == 3 and args[1].lower() == b"keyspace" and args[2] == b"1":
         # Pika: start the background key statistics (the keyscan process).
@@ -950,13 +950,13 @@ def info(conn, args):
     # RocksDB's numbers cost a few properties per DB: only when shown.
     ask = [b"__info"] + [s for s in (b"rocksdb", b"commandstats", b"latencystats") if s in sections]
     if b"stats" not in sections:
-        return stats.gather(w, ask, conn.resp3, combine)
-    d = Deferred(conn.resp3)
+        return stats.gather(w, ask, ctx.resp3, combine)
+    d = Deferred(ctx.resp3)
 
     def counted(value: object) -> None:
         if type(value) is list:
             pubsub_counts[:] = value
-        stats.gather(w, ask, conn.resp3, combine).then(d.resolve_raw)
+        stats.gather(w, ask, ctx.resp3, combine).then(d.resolve_raw)
 
     w.hub.request(b"Q", [b"counts"], counted)
     return d
@@ -1012,15 +1012,15 @@ def _worker_info(ctx, args):
 # == TIME, LASTSAVE, SHUTDOWN ==================================================
 @command("time", 1, "loading stale fast", route=LOCAL, group="server", categories="@fast", since="2.6.0",
          summary="Return the current server time")
-def time_(conn, args):
+def time_(ctx, args):
     us = time.time_ns() // 1000
     return [str(us // 1_000_000).encode(), str(us % 1_000_000).encode()]
 
 
 @command("lastsave", 1, "loading stale fast", route=LOCAL, group="server", categories="@admin @fast @dangerous",
          summary="Get the UNIX time stamp of the last successful save to disk")
-def lastsave(conn, args):
-    return stats.last_save(conn.worker.config.path_of("dump-path"), bgsave_state(conn.worker.run_dir))
+def lastsave(ctx, args):
+    return stats.last_save(ctx.worker.config.path_of("dump-path"), bgsave_state(ctx.worker.run_dir))
 
 
 _SHUTDOWN_FLAGS = {b"nosave", b"save", b"now", b"force"}
@@ -1030,7 +1030,8 @@ _SHUTDOWN_FLAGS = {b"nosave", b"save", b"now", b"force"}
          summary="Synchronously save the dataset to disk and then shut down the server",
          complexity="O(N) when saving, where N is the total number of keys in all databases "
                     "when saving data, otherwise O(1)")
-def shutdown(conn, args):
+def shutdown(ctx, args):
+    conn = ctx.conn
     opts = [a.lower() for a in args[1:]]
     if any(o not in _SHUTDOWN_FLAGS and o != b"abort" for o in opts):
         raise RespError(SYNTAX)

@@ -28,13 +28,13 @@ _HELP = [
 
 @command("slowlog", -2, "", route=LOCAL, group="server", categories="@slow", since="2.2.12",
          summary="A container for slow log commands", complexity="Depends on subcommand.")
-def slowlog(conn, args):
-    return dispatch(conn, args, b"slowlog")
+def slowlog(ctx, args):
+    return dispatch(ctx, args, b"slowlog")
 
 
 @command("slowlog|get", -2, "admin loading stale", route=LOCAL, group="server", since="2.2.12",
          summary="Get the slow log's entries", complexity="O(N) where N is the number of entries returned")
-def slowlog_get(conn, args):
+def slowlog_get(ctx, args):
     if len(args) > 3:  # Redis 7.0's own wording for this one
         raise subcommand_syntax(args)
     count = 10
@@ -48,24 +48,24 @@ def slowlog_get(conn, args):
         entries.sort(key=lambda e: (e[1], e[0]), reverse=True)  # newest first, over all workers
         return entries if count == -1 else entries[:count]
 
-    return stats.gather(conn.worker, [b"__slowlog", b"get"], conn.resp3, merge)
+    return stats.gather(ctx.worker, [b"__slowlog", b"get"], ctx.resp3, merge)
 
 
 @command("slowlog|len", 2, "admin loading stale", route=LOCAL, group="server", since="2.2.12",
          summary="Get the slow log's length")
-def slowlog_len(conn, args):
-    return stats.gather(conn.worker, [b"__slowlog", b"len"], conn.resp3, sum)
+def slowlog_len(ctx, args):
+    return stats.gather(ctx.worker, [b"__slowlog", b"len"], ctx.resp3, sum)
 
 
 @command("slowlog|reset", 2, "admin loading stale", route=LOCAL, group="server", since="2.2.12",
          summary="Clear all entries from the slow log", complexity="O(N) where N is the number of entries in the slowlog")
-def slowlog_reset(conn, args):
-    return stats.gather(conn.worker, [b"__slowlog", b"reset"], conn.resp3, lambda _: "OK")
+def slowlog_reset(ctx, args):
+    return stats.gather(ctx.worker, [b"__slowlog", b"reset"], ctx.resp3, lambda _: "OK")
 
 
 @command("slowlog|help", 2, "loading stale", route=LOCAL, group="server", since="6.2.0",
          summary="Show helpful text about the different subcommands")
-def slowlog_help(conn, args):
+def slowlog_help(ctx, args):
     return _HELP
 
 
@@ -121,13 +121,13 @@ def _merged_events(replies: list) -> dict[bytes, tuple[dict[int, int], int]]:
 
 @command("latency", -2, "", route=LOCAL, group="server", since="2.8.13", categories="@slow",
          summary="A container for latency diagnostics commands", complexity="Depends on subcommand.")
-def latency(conn, args):
-    return dispatch(conn, args, b"latency")
+def latency(ctx, args):
+    return dispatch(ctx, args, b"latency")
 
 
 @command("latency|latest", 2, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
          summary="Return the latest latency samples for all events")
-def latency_latest(conn, args):
+def latency_latest(ctx, args):
     def latest(replies: list) -> list:
         out = []
         for name, (per_second, top) in _merged_events(replies).items():
@@ -135,34 +135,34 @@ def latency_latest(conn, args):
             out.append([name, ts, per_second[ts], top])
         return out
 
-    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, latest)
+    return stats.gather(ctx.worker, [b"__latency", b"get"], ctx.resp3, latest)
 
 
 @command("latency|history", 3, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
          summary="Return timestamp-latency samples for the event")
-def latency_history(conn, args):
+def latency_history(ctx, args):
     def history(replies: list) -> list:
         per_second, _ = _merged_events(replies).get(args[2], ({}, 0))
         return [[ts, per_second[ts]] for ts in sorted(per_second)][-160:]
 
-    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, history)
+    return stats.gather(ctx.worker, [b"__latency", b"get"], ctx.resp3, history)
 
 
 @command("latency|reset", -2, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
          summary="Reset latency data for one or more events")
-def latency_reset(conn, args):
+def latency_reset(ctx, args):
     def count(replies: list) -> int:
         return len({name for reply in replies for name in reply})
 
-    return stats.gather(conn.worker, [b"__latency", b"reset", *args[2:]], conn.resp3, count)
+    return stats.gather(ctx.worker, [b"__latency", b"reset", *args[2:]], ctx.resp3, count)
 
 
 @command("latency|doctor", 2, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
          summary="Return a human readable latency analysis report")
-def latency_doctor(conn, args):
+def latency_doctor(ctx, args):
     from pikamp.resp import Verbatim
 
-    enabled = int(conn.worker.config.values.get("latency-monitor-threshold", "0")) > 0
+    enabled = int(ctx.worker.config.values.get("latency-monitor-threshold", "0")) > 0
 
     def report(replies: list) -> Verbatim:
         events = _merged_events(replies)
@@ -180,12 +180,12 @@ def latency_doctor(conn, args):
                          f"{mad}ms, period {period:.2f} sec). Worst all time event {top}ms.\n")
         return Verbatim("\n".join(lines).encode())
 
-    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, report)
+    return stats.gather(ctx.worker, [b"__latency", b"get"], ctx.resp3, report)
 
 
 @command("latency|graph", 3, "admin noscript loading stale", route=LOCAL, group="server", since="2.8.13",
          summary="Return a latency graph for the event.")
-def latency_graph(conn, args):
+def latency_graph(ctx, args):
     """Redis' ASCII sparkline of an event's samples (every worker's, by second)."""
     from pikamp.resp import Verbatim
 
@@ -202,7 +202,7 @@ def latency_graph(conn, args):
                 f"(all time high {top} ms)\n" + "-" * 80 + "\n")
         return Verbatim((head + sparkline(values, labels)).encode())
 
-    return stats.gather(conn.worker, [b"__latency", b"get"], conn.resp3, graph)
+    return stats.gather(ctx.worker, [b"__latency", b"get"], ctx.resp3, graph)
 
 
 def _ago(seconds: int) -> str:
@@ -245,7 +245,7 @@ def sparkline(values: list[int], labels: list[str], columns: int = 80, rows: int
 @command("latency|histogram", -2, "admin noscript loading stale", route=LOCAL, group="server", since="7.0.0",
          summary="Return the cumulative distribution of latencies of a subset of commands or all commands.",
          complexity="O(N) where N is the number of commands with latency information being retrieved.")
-def latency_histogram(conn, args):
+def latency_histogram(ctx, args):
     """Each command's calls and cumulative latency distribution (µs), over every
     worker; named commands only if given (a container: its subcommands)."""
     names = None
@@ -274,7 +274,7 @@ def latency_histogram(conn, args):
 
     if names == []:
         return {}
-    return stats.gather(conn.worker, [b"__latency_histogram", *(names or [b"*"])], conn.resp3, combine)
+    return stats.gather(ctx.worker, [b"__latency_histogram", *(names or [b"*"])], ctx.resp3, combine)
 
 
 @command("__latency_histogram", -2, internal=True, summary="This worker's command latency histograms")
@@ -285,7 +285,7 @@ def _latency_histogram_here(ctx, args):
 
 @command("latency|help", 2, "loading stale", route=LOCAL, group="server", since="2.8.13",
          summary="Show helpful text about the different subcommands")
-def latency_help(conn, args):
+def latency_help(ctx, args):
     return _LATENCY_HELP
 
 

@@ -112,8 +112,9 @@ def command(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler.
 
-    OWNER/ALL handlers are called as ``fn(ctx, args)`` where ``ctx.db`` is the
-    Database; LOCAL handlers as ``fn(conn, args)`` with the client connection.
+    Every handler is called as ``fn(ctx, args)`` with a ``pikamp.worker.Ctx``:
+    for OWNER/ALL ones ``ctx.db`` is the Database, for LOCAL ones ``ctx.conn``
+    the client connection.
     ``args[0]`` is the command name as the client sent it. A handler may
     return a ``pikamp.worker.Deferred`` to answer later. ``internal`` commands
     are only run by workers for each other (see Worker.call_owner).
@@ -198,7 +199,7 @@ def runs(cmd: Command, args: list[bytes]) -> Command:
     return (subcommand(cmd, args) or cmd) if cmd.subcommands else cmd
 
 
-def dispatch(conn, args: list[bytes], parent: bytes) -> object:
+def dispatch(ctx, args: list[bytes], parent: bytes) -> object:
     """Run the subcommand ``args[1]`` of a container command registered as
     ``parent|sub`` entries, with the subcommand's own arity check."""
     sub = subcommand(COMMANDS[parent], args)
@@ -206,4 +207,4 @@ def dispatch(conn, args: list[bytes], parent: bytes) -> object:
         raise unknown_subcommand(args[1], parent.decode())
     if (sub.arity > 0 and len(args) != sub.arity) or len(args) < -sub.arity:
         raise wrong_arity(sub.name)
-    return sub.handler(conn, args)
+    return sub.handler(ctx, args)

@@ -8,7 +8,8 @@ from pikamp.errors import RespError
 
 @command("multi", 1, "noscript loading stale fast allow_busy", route=LOCAL, group="transactions",
          since="1.2.0", summary="Mark the start of a transaction block")
-def multi_(conn, args):
+def multi_(ctx, args):
+    conn = ctx.conn
     if conn.multi is not None:
         raise RespError("ERR MULTI calls can not be nested")
     conn.multi = []
@@ -19,7 +20,8 @@ def multi_(conn, args):
 @command("exec", 1, "noscript loading stale skip_slowlog", route=LOCAL, group="transactions",
          since="1.2.0", summary="Execute all commands issued after MULTI",
          complexity="Depends on commands in the transaction")
-def exec_(conn, args):
+def exec_(ctx, args):
+    conn = ctx.conn
     if conn.multi is None:
         raise RespError("ERR EXEC without MULTI")
     queued, failed = conn.multi, conn.multi_failed
@@ -33,7 +35,8 @@ def exec_(conn, args):
 @command("discard", 1, "noscript loading stale fast allow_busy", route=LOCAL, group="transactions",
          since="2.0.0", summary="Discard all commands issued after MULTI", complexity="O(N), when N is the number of "
          "queued commands")
-def discard(conn, args):
+def discard(ctx, args):
+    conn = ctx.conn
     if conn.multi is None:
         raise RespError("ERR DISCARD without MULTI")
     conn.multi, conn.multi_failed = None, False
@@ -44,7 +47,8 @@ def discard(conn, args):
 @command("watch", -2, "noscript loading stale fast allow_busy", (1, -1, 1), route=LOCAL, group="transactions",
          since="2.2.0", summary="Watch the given keys to determine execution of the MULTI/EXEC block",
          complexity="O(1) for every key.")
-def watch(conn, args):
+def watch(ctx, args):
+    conn = ctx.conn
     if conn.multi is not None:
         raise RespError("ERR WATCH inside MULTI is not allowed")
     from pikamp.deferred import Deferred
@@ -57,7 +61,8 @@ def watch(conn, args):
 
 @command("unwatch", 1, "noscript loading stale fast allow_busy", route=LOCAL, group="transactions",
          since="2.2.0", summary="Forget about all watched keys")
-def unwatch(conn, args):
+def unwatch(ctx, args):
+    conn = ctx.conn
     multi.unwatch_all(conn)
     return "OK"
 
