@@ -401,8 +401,9 @@ def runtime_file(config: Config, name: str) -> str:
     return os.path.join(config.path_of("db-path"), ".run", name)
 
 
-# The files clear_runtime removes: CONFIG SET's values and the ACL users.
-RUNTIME_FILES = ("config-set.json", "acl-state")
+# The files clear_runtime removes: CONFIG SET's values, the ACL users, and
+# the memory figures of this run (INFO used_memory_peak / _startup).
+RUNTIME_FILES = ("config-set.json", "acl-state", "memory-peak", "memory-startup")
 
 
 def _runtime_path(config: Config) -> str:

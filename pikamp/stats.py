@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import hiredis
 import psutil
@@ -24,7 +25,9 @@ from pikamp.deferred import Deferred
 from pikamp.errors import RespError
 from pikamp.resp import decode
 from pikamp.storage.engine import EXPIRES
-from pikamp.worker import Worker
+
+if TYPE_CHECKING:  # (the worker uses this module: only the type, from below)
+    from pikamp.worker import Worker
 
 log = logging.getLogger("pikamp.stats")
 
@@ -230,6 +233,7 @@ class Memory:
 
     used: int
     peak: int
+    startup: int
     dataset: int
     clients_normal: int
     keys: int
@@ -256,6 +260,34 @@ def memory_peak(run_dir: str, used: int) -> int:
     return peak
 
 
+STARTUP_FILE = "memory-startup"
+
+
+def record_startup_memory(run_dir: str) -> None:
+    """Note the process tree's RSS once the server has started, before it
+    served anything (Redis' used_memory_startup). Once per start of the server:
+    a worker restarted later finds it there."""
+    path = os.path.join(run_dir, STARTUP_FILE)
+    if os.path.exists(path):
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(sum(p.rss for p in process_tree())))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def memory_startup(run_dir: str) -> int:
+    """What record_startup_memory noted (0 until it has)."""
+    try:
+        with open(os.path.join(run_dir, STARTUP_FILE)) as f:
+            return int(f.read() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def memory(run_dir: str, gathered: list[dict]) -> Memory:
     """Memory figures from the workers' __info replies (asked with "rocksdb")."""
     used = sum(p.rss for p in process_tree())
@@ -265,6 +297,7 @@ def memory(run_dir: str, gathered: list[dict]) -> Memory:
     return Memory(
         used=used,
         peak=memory_peak(run_dir, used),
+        startup=memory_startup(run_dir),
         dataset=min(used, memtables + sum(caches)),
         clients_normal=sum(g.get(b"client_output", 0) for g in gathered),
         keys=sum(entry[1] for g in gathered for entry in g.get(b"keyspace", [])),

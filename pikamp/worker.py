@@ -20,7 +20,7 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause, tracking
+from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause, stats, tracking
 from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import HIST_SIZE, record as record_latency
@@ -1194,6 +1194,8 @@ class Worker:
         fd_listener = handover.listen(loop, os.path.join(self.run_dir, f"worker{self.index}-fd.sock"),
                                       self.returned)
         log.info("worker %d serving %s:%s, owns %s", self.index, cfg.get("bind"), cfg.get("port"), self.owned())
+        if self.index == 0:  # once the other processes have started too (they start together)
+            loop.call_later(1.0, stats.record_startup_memory, self.run_dir)
         await stop.wait()
         self.stopping = True
         cron.cancel()

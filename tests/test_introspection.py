@@ -98,3 +98,40 @@ def test_memory_stats_doctor_purge_like_redis(diff):
     assert text.startswith((b"Hi Sam, I can't find any memory issue", b"Sam, I detected a few issues"))
     assert diff.p.call("MEMORY", "PURGE") == b"+OK\r\n"
     assert parse(diff.p.call("MEMORY", "MALLOC-STATS")) == b"Stats not supported for the current allocator"
+
+
+def test_startup_memory_is_noted_once_per_start(tmp_path):
+    """INFO used_memory_startup and MEMORY STATS startup.allocated: the
+    process tree's RSS once started (Redis' "startup"); a new start of the
+    server notes it again, and forgets the last run's peak."""
+    import os
+    import time
+
+    from servers import PikampServer
+
+    srv = PikampServer(str(tmp_path / "mem")).start()
+    try:
+        c = RawConn(srv.port)
+        deadline = time.monotonic() + 10
+        startup = 0
+        while time.monotonic() < deadline and not startup:
+            info = dict(line.split(":", 1) for line in parse(c.call("INFO", "memory")).decode().splitlines()
+                        if ":" in line)
+            startup = int(info["used_memory_startup"])
+            time.sleep(0.1)
+        assert 0 < startup <= int(info["used_memory_peak"])
+        stats = parse(c.call("MEMORY", "STATS"))
+        assert dict(zip(stats[0::2], stats[1::2]))[b"startup.allocated"] == startup
+        c.close()
+        run = os.path.join(srv.workdir, "db", ".run")
+        with open(os.path.join(run, "memory-peak"), "w") as f:
+            f.write(str(1 << 40))  # as if the last run had used 1 TB
+    finally:
+        srv.stop()
+    srv.start()
+    try:
+        peak = [line for line in parse(RawConn(srv.port).call("INFO", "memory")).decode().splitlines()
+                if line.startswith("used_memory_peak:")]
+        assert int(peak[0].split(":")[1]) < 1 << 40
+    finally:
+        srv.stop()

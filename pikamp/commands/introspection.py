@@ -209,7 +209,7 @@ def memory_stats(ctx, args):
         m = stats.memory(w.run_dir, [stats.pairs_to_dict(r) for r in replies])
         overhead = m.used - m.dataset
         return {
-            b"peak.allocated": m.peak, b"total.allocated": m.used, b"startup.allocated": 0,
+            b"peak.allocated": m.peak, b"total.allocated": m.used, b"startup.allocated": m.startup,
             b"replication.backlog": 0,  # the binlog is on disk
             b"clients.slaves": 0,  # replicas are served by the replication process, from disk
             b"clients.normal": m.clients_normal, b"cluster.links": 0, b"aof.buffer": 0,

@@ -614,6 +614,7 @@ def _memory(w, gathered) -> Lines:
         ("used_memory_peak", peak),
         ("used_memory_peak_human", stats.human_bytes(peak)),
         ("used_memory_peak_perc", f"{rss * 100 / peak if peak else 0:.2f}%"),
+        ("used_memory_startup", stats.memory_startup(w.run_dir)),
         ("total_system_memory", system),
         ("total_system_memory_human", stats.human_bytes(system)),
         ("used_memory_lua", 0),  # no scripting engine
