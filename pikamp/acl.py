@@ -115,6 +115,11 @@ class AclError(Exception):
     """A rule ACL SETUSER (or a user line) refuses; the message is Redis'."""
 
 
+class AclLinesError(AclError):
+    """Lines of users (an ACL file) that do not load: every line's errors, in
+    Redis' words, each ending with ". "."""
+
+
 class Selector:
     """What a set of rules allows: commands, keys and channels."""
 
@@ -595,28 +600,46 @@ class Registry:
     def load_lines(self, lines: list[str], where: str = "") -> None:
         """Replace every user by ``user name rules...`` lines (an ACL file,
         the config's user lines, the state another worker sent). Users kept
-        by name keep their objects. AclError (nothing changed) if a line is bad."""
+        by name keep their objects. AclLinesError (nothing changed) if a line
+        is bad, with Redis 7.0's ACL LOAD texts: every unknown command or
+        category, else the first error of a line (later rules may depend on
+        it, and its argument may be a password)."""
         fresh: dict[str, User] = {}
-        errors = []
+        errors: list[str] = []
         for n, line in enumerate(lines, 1):
             words = line.split()
             if not words:
                 continue
             if words[0] != "user" or len(words) < 2:
-                errors.append(f"{where}{n}: line should start with user keyword")
+                errors.append(f"{where}{n} should start with user keyword followed by the username. ")
                 continue
             name = words[1]
-            if name in fresh:
-                errors.append(f"{where}{n}: Duplicate user '{name}' found")
+            if not valid_name(name):
+                errors.append(f"{where}{n}: username '{name}' contains invalid characters. ")
                 continue
-            scratch = Registry(self.pubsub_default)
-            scratch.users.pop("default")
+            if name in fresh:
+                errors.append(f"WARNING: Duplicate user '{name}' found on line {n}. ")
+                continue
             try:
-                fresh[name] = scratch.set_user(name, words[2:])
-            except AclError as e:
-                errors.append(f"{where}{n}: {str(e).replace('Error in ACL SETUSER modifier', 'Error in user declaration')}")
+                ops = merge_selectors(words[2:])
+            except AclError as e:  # (redis-server 7.0.15 crashes on this one)
+                errors.append(f"{where}{n}: {e} ")
+                continue
+            user = User(name, self.pubsub_default)
+            first = True
+            for op in ops:
+                try:
+                    user.apply(op, self.pubsub_default)
+                except AclError as e:
+                    if str(e) == UNKNOWN:
+                        errors.append(f"{where}{n}: Error in applying operation '{op}': {e}. ")
+                    elif first:
+                        errors.append(f"{where}{n}: {e}. ")
+                        first = False
+            user.update()
+            fresh[name] = user
         if errors:
-            raise AclError(". ".join(errors))
+            raise AclLinesError("".join(errors).rstrip())
         self.replace(fresh)
 
     def replace(self, fresh: dict[str, User]) -> None:

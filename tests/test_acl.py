@@ -444,3 +444,35 @@ def test_subscribers_lose_channels_they_may_no_longer_use(pair):
             admin.close()
             for c in subs:
                 c.close()
+
+
+def test_acl_load_errors_like_redis(tmp_path):
+    """ACL LOAD of a bad file: Redis 7.0's error text, line by line (every
+    unknown command, the first other error of a line, a line without
+    'user', a duplicate user, a missing file), the same paths in both."""
+    path = tmp_path / "users.acl"
+    start = "user default on nopass ~* &* +@all\n"
+    path.write_text(start)
+    mine = PikampServer(str(tmp_path / "p"), aclfile=str(path)).start()
+    ref = RedisServer(str(tmp_path / "r"), "--aclfile", str(path)).start()
+    bad_files = [
+        start + "user bob on >pw +nosuchcmd\nuser carl on +get foo\n",
+        start + "bogus line\nuser x on\nuser x off\n",
+        start + "user c on >x foo bar +nosuch resetchannels &x baz +@nosuchcat\n",
+        start + "user\n",
+    ]
+    try:
+        p, r = RawConn(mine.port), RawConn(ref.port)
+        for text in bad_files:
+            path.write_text(text)
+            got, want = p.call("ACL", "LOAD"), r.call("ACL", "LOAD")
+            assert got == want and want.startswith(b"-ERR "), (text, got, want)
+        path.unlink()
+        assert p.call("ACL", "LOAD") == r.call("ACL", "LOAD")
+        path.write_text(start + "user ok on nopass +@all ~*\n")
+        assert p.call("ACL", "LOAD") == r.call("ACL", "LOAD") == b"+OK\r\n"
+        p.close()
+        r.close()
+    finally:
+        mine.stop()
+        ref.stop()

@@ -254,10 +254,10 @@ def _acl_op(ctx, args):
                 raise RespError(f"ERR There was an error trying to save the ACLs. Please check the server "
                                 f"logs for more information ({e.strerror or e})") from None
             return "OK"
+    except acl.AclLinesError as e:
+        raise RespError(f"ERR {e} WARNING: ACL errors detected, no change to the previously active "
+                        "ACL rules was performed") from None
     except acl.AclError as e:
-        if op == b"load":
-            raise RespError(f"ERR {e}. WARNING: ACL errors detected, no change to the previously active "
-                            "ACL rules was performed") from None
         raise RespError(f"ERR {e}") from None
     if op == b"log":
         return w.acl_log.reply(int(args[2]))
