@@ -116,7 +116,7 @@ def command(
     for OWNER/ALL ones ``ctx.db`` is the Database, for LOCAL ones ``ctx.conn``
     the client connection.
     ``args[0]`` is the command name as the client sent it. A handler may
-    return a ``pikamp.worker.Deferred`` to answer later. ``internal`` commands
+    return a ``pikamp.deferred.Deferred`` to answer later. ``internal`` commands
     are only run by workers for each other (see Worker.call_owner).
     ``categories`` gives the ACL categories where Redis' do not follow from
     the flags and the group (in Redis' order).
