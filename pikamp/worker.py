@@ -138,12 +138,12 @@ class Client(asyncio.Protocol):
         # What its LOCAL commands are handed: the one handler context type,
         # with the connection (OWNER handlers get their DB's instead).
         self.ctx = Ctx(None, worker)
-        self.ctx.conn = self
         self.ctx.client_id = self.id
 
     def local_ctx(self) -> Ctx:
         """The context a LOCAL handler runs with, for this connection now."""
         ctx = self.ctx
+        ctx.conn = self  # (let go when the connection is lost: a cycle would outlive it)
         ctx.resp3 = self.resp3
         return ctx
 
@@ -171,6 +171,7 @@ class Client(asyncio.Protocol):
         if w.clients.pop(self.id, None) is None:
             clientcount.refused_gone()
         clientcount.update(len(w.clients))
+        self.ctx.conn = None  # the client is freed once nothing else holds it
         if w.monitoring:
             w.monitor.client_gone(self)
         if self.watch_dbs and not w.stopping:
