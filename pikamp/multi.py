@@ -121,8 +121,10 @@ def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
     for args in queued:
         cmd = _lookup(args[0])
         if not conn.user.free and (refusal := conn.acl_refusal(cmd, args, b"multi")) is not None:
-            # As Redis: the rules may have changed since the command was queued.
-            plan.append((None, ACL_CHANGED + _ACL_REASONS[refusal[0]], None))
+            # As Redis: the rules may have changed since the command was queued
+            # (a SORT BY / GET refused: its own error, as the command gives it).
+            why, error = refusal
+            plan.append((None, error if why == acl.OK else ACL_CHANGED + _ACL_REASONS[why], None))
             continue
         if cmd.route == OWNER:
             plan.append((cmd, args, db))

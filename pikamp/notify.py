@@ -124,6 +124,7 @@ EVENTS: dict[str, Callable] = {
     "sadd": _S(_SET, "sadd"), "srem": _S(_SET, "srem"), "spop": _S(_SET, "spop"),
     "smove": _from_to("srem", "sadd", _SET), "sinterstore": _S(_SET, "sinterstore"),
     "sunionstore": _S(_SET, "sunionstore"), "sdiffstore": _S(_SET, "sdiffstore"),
+    "sort": _S(_LIST, "sortstore"),
     "zadd": _zadd, "zincrby": _S(_ZSET, "zincr"), "zrem": _S(_ZSET, "zrem"),
     "zremrangebyscore": _S(_ZSET, "zremrangebyscore"), "zremrangebyrank": _S(_ZSET, "zremrangebyrank"),
     "zremrangebylex": _S(_ZSET, "zremrangebylex"), "zpopmin": _S(_ZSET, "zpopmin"),
@@ -136,7 +137,7 @@ EVENTS: dict[str, Callable] = {
 _REMOVALS = {b"del", b"rename_from", b"move_from", b"expired"}
 # Store commands whose empty result deletes the destination: only "del" then.
 _STORES = {b"sinterstore", b"sunionstore", b"sdiffstore", b"zinterstore", b"zunionstore", b"zdiffstore",
-           b"zrangestore", b"set", b"expire"}
+           b"zrangestore", b"sortstore", b"set", b"expire"}
 
 
 # Commands whose event depends on which of their keys it is.

@@ -399,6 +399,10 @@ class Client(asyncio.Protocol):
         cmd = runs(cmd, args)
         why, pos = self.user.check(cmd, args)
         if why == acl.OK:
+            if cmd.key_finder is not None:  # SORT: BY / GET may only be used with every key allowed
+                error = acl.sort_refusal(self.user, cmd, args)
+                if error is not None:
+                    return why, b"-" + error.encode() + b"\r\n"
             return None
         if why == acl.DENIED_CMD:
             self.worker.log_acl(self, acl.REASONS[why], context, cmd.name.encode())

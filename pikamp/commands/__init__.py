@@ -9,6 +9,7 @@ MODULES = (
     "keys",
     "strings",
     "bitmaps",
+    "sort",
     "hashes",
     "lists",
     "sets",

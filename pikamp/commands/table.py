@@ -41,6 +41,9 @@ class Command:
     failed: int = 0  # ran and answered an error
     hist: list[int] | None = None  # latency histogram (pikamp.slowlog.record), from the first call
     reads: bool = False  # "readonly": its key lookups are keyspace hits / misses
+    # Where its keys are, for a command whose keys no range or numkeys gives
+    # (SORT ... STORE dst): argument indexes from the whole line.
+    key_finder: Callable[[list[bytes]], list[int]] | None = None
 
     @property
     def is_write(self) -> bool:
@@ -53,6 +56,8 @@ class Command:
         after the fixed keys (ZUNIONSTORE dest numkeys ...) or after the
         timeout (BLMPOP timeout numkeys ...), else first (LMPOP numkeys ...).
         """
+        if self.key_finder is not None:
+            return [args[i] for i in self.key_finder(args)]
         keys: list[bytes] = []
         if self.first_key:
             last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
@@ -109,6 +114,7 @@ def command(
     complexity: str = "O(1)",
     internal: bool = False,
     categories: str | None = None,
+    key_finder: Callable[[list[bytes]], list[int]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler.
 
@@ -161,6 +167,7 @@ def command(
             complexity=complexity,
             acl_categories=tuple(cats),
             reads="readonly" in fl,
+            key_finder=key_finder,
         )
         if internal:
             INTERNAL[name.lower().encode()] = cmd

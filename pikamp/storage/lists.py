@@ -124,6 +124,19 @@ def push(db: Database, meta: ListMeta, values: list[bytes], head: bool) -> None:
     meta.count += len(values)
 
 
+def replace(db: Database, key: bytes, values: list[bytes]) -> None:
+    """Make ``key`` (whatever it holds) the list ``values``; none: delete it."""
+    old = db.lookup(key)
+    meta = ListMeta(key, 0, db.new_version(), len(values), codec.LIST_INITIAL_LEFT,
+                    codec.LIST_INITIAL_RIGHT + len(values), old)
+    # The meta goes first: replacing a collection range-deletes every version
+    # of the key, and only entries written after that in the batch survive it.
+    meta.save(db)
+    put = db.engine.put
+    for i, v in enumerate(values):
+        put(DATA, meta.prefix + codec.encode_index(codec.LIST_INITIAL_RIGHT + i), v)
+
+
 def pop(db: Database, meta: ListMeta, n: int, head: bool) -> list[bytes]:
     """Remove up to ``n`` elements from one end; returned in pop order."""
     n = min(n, meta.count)
