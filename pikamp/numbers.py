@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
+import re
 
 from pikamp.errors import NOT_INTEGER, RespError
 
@@ -26,7 +28,7 @@ def parse_int(b: bytes, error: str = NOT_INTEGER) -> int:
         raise RespError(error)
     return n
 
-_C_SPACES = b" \t\n\v\f\r"
+SPACE = b" \t\n\v\f\r"  # C's isspace (what strtod skips first)
 
 
 def parse_cursor(arg: bytes) -> int:
@@ -36,7 +38,7 @@ def parse_cursor(arg: bytes) -> int:
     if not text:
         return 0
     digits = text[1:] if text[:1] in b"+-" else text
-    if text[:1] in _C_SPACES or not digits.isdigit() or int(digits) >= 2**64:
+    if text[:1] in SPACE or not digits.isdigit() or int(digits) >= 2**64:
         raise RespError("ERR invalid cursor")
     n = int(digits)
     return (-n) % 2**64 if text[:1] == b"-" else n
@@ -68,7 +70,6 @@ _snprintf.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, LongDou
 _FP_NAN, _FP_INFINITE, _FP_ZERO = 0, 1, 2  # glibc's fpclassify() results
 _ERANGE = 34
 _MAX_LONG_DOUBLE_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS: longer input is invalid
-_C_SPACE = b" \t\n\v\f\r"
 _ONE = LongDouble(1)
 
 
@@ -78,7 +79,7 @@ def parse_long_double(text: bytes) -> LongDouble | None:
     No leading space, nothing after the number, no NaN; overflow to infinity or
     underflow to zero is invalid, but "inf" and hex floats are accepted.
     """
-    if not 0 < len(text) < _MAX_LONG_DOUBLE_CHARS or text[0] in _C_SPACE:
+    if not 0 < len(text) < _MAX_LONG_DOUBLE_CHARS or text[0] in SPACE:
         return None
     buf = ctypes.create_string_buffer(text)
     end = ctypes.c_void_p()
@@ -109,3 +110,43 @@ def add_long_doubles(a: LongDouble, b: LongDouble) -> bytes | None:
 def is_finite(value: LongDouble) -> bool:
     """Neither infinite nor NaN."""
     return _fpclassifyl(value) not in (_FP_NAN, _FP_INFINITE)
+
+
+# -- strtod, as glibc reads a double (ZADD scores, SORT) ---------------------
+_HEX = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?")
+_INF = re.compile(rb"[+-]?inf(?:inity)?", re.IGNORECASE)
+_NAN = re.compile(rb"[+-]?nan", re.IGNORECASE)
+_DEC = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NONZERO_DIGIT = re.compile(rb"[1-9a-fA-F]")
+
+
+def strtod(s: bytes) -> tuple[float, int, bool]:
+    """glibc's strtod on ``s``: (value, bytes used (0: no number), out of range).
+
+    "Out of range" is ERANGE: an overflow to +-inf or an underflow to 0."""
+    i = 0
+    while i < len(s) and s[i] in SPACE:
+        i += 1
+    m = _HEX.match(s, i)
+    if m is not None:
+        text = m.group()
+        try:
+            v = float.fromhex(text.decode())
+        except OverflowError:
+            return (-math.inf if text[:1] == b"-" else math.inf), m.end(), True
+        mantissa = text.split(b"x", 1)[-1].split(b"X", 1)[-1].split(b"p")[0].split(b"P")[0]
+        return v, m.end(), v == 0 and _NONZERO_DIGIT.search(mantissa) is not None
+    m = _INF.match(s, i)
+    if m is not None:
+        return (-math.inf if s[i:i + 1] == b"-" else math.inf), m.end(), False
+    m = _NAN.match(s, i)
+    if m is not None:
+        return math.nan, m.end(), False
+    m = _DEC.match(s, i)
+    if m is None:
+        return 0.0, 0, False
+    text = m.group()
+    v = float(text)
+    mantissa = re.split(rb"[eE]", text)[0]
+    erange = math.isinf(v) or (v == 0 and re.search(rb"[1-9]", mantissa) is not None)
+    return v, m.end(), erange

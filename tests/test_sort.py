@@ -51,7 +51,8 @@ SEQUENCE = [
     ("RPUSH", "nan", "1", "nan"), ("SORT", "nan"), ("RPUSH", "ws", " 1", "2 "), ("SORT", "ws"),
     ("RPUSH", "e", "", "-1", "inf", "-inf", "0x10"), ("SORT", "e"),
     ("COMMAND", "GETKEYS", "SORT", "k", "STORE", "d", "BY", "x", "GET", "y", "STORE", "e"),
-    ("COMMAND", "GETKEYS", "SORT", "k", "LIMIT", "0", "1"), ("COMMAND", "GETKEYS", "SORT_RO", "k", "ALPHA"),
+    ("COMMAND", "GETKEYS", "SORT", "k", "LIMIT", "0", "1"), ("COMMAND", "GETKEYS", "SORT", "k", "STORE", "STORE", "d"),
+    ("COMMAND", "GETKEYS", "SORT", "k", "STORE", "GET", "d"), ("COMMAND", "GETKEYS", "SORT_RO", "k", "ALPHA"),
 ]
 
 UNORDERED = [("SORT", "s", "BY", "nosort"), ("SORT", "s", "BY", "nosort", "GET", "#", "GET", "h_*->f")]

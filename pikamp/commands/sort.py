@@ -6,9 +6,8 @@ in that DB's owner."""
 from __future__ import annotations
 
 from pikamp.commands.table import command
-from pikamp.commands.zsets import _strtod  # glibc's strtod, as Redis parses the scores
 from pikamp.errors import SYNTAX, WRONGTYPE, RespError
-from pikamp.numbers import parse_int
+from pikamp.numbers import parse_int, strtod
 from pikamp.storage import codec, hashes, lists, sets, strings, zsets
 from pikamp.storage.codec import HASH, LIST, SET, STRING, ZSET
 
@@ -27,8 +26,7 @@ def _store_key(args: list[bytes]) -> list[int]:
         if word in skip:
             i += skip[word]
         elif word == b"store" and i + 1 < len(args):
-            found[1:] = [i + 1]
-            i += 1
+            found[1:] = [i + 1]  # (the next word is looked at too, as Redis does)
         i += 1
     return found
 
@@ -60,7 +58,7 @@ def _lookup(db, pattern: bytes, element: bytes) -> bytes | None:
 def _score(value: bytes) -> float | None:
     """The number a numeric SORT compares (None: not one, as Redis' strtod
     check: the whole text, in range, not NaN; an empty text is 0)."""
-    v, used, erange = _strtod(value)
+    v, used, erange = strtod(value)
     if used != len(value) or erange or v != v:
         return None
     return v

@@ -7,7 +7,6 @@ blocking commands and use pikamp.storage.zsets.pop.
 from __future__ import annotations
 
 import math
-import re
 
 from pikamp.commands.hashes import (
     SCAN_COMPLEXITY,
@@ -16,7 +15,7 @@ from pikamp.commands.hashes import (
 )
 from pikamp.commands.table import command
 from pikamp.errors import NOT_FLOAT, SYNTAX, RespError
-from pikamp.numbers import parse_cursor, parse_int
+from pikamp.numbers import SPACE, parse_cursor, parse_int, strtod
 from pikamp.resp import NULL_ARRAY, Pairs, format_double
 from pikamp.storage import zsets
 from pikamp.storage.zsets import (
@@ -55,51 +54,11 @@ def _z(name: str, arity: int, flags: str, summary: str, since: str, complexity: 
 
 
 # == numbers as Redis reads them ================================================
-_SPACE = b" \t\n\v\f\r"
-_HEX = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?")
-_INF = re.compile(rb"[+-]?inf(?:inity)?", re.IGNORECASE)
-_NAN = re.compile(rb"[+-]?nan", re.IGNORECASE)
-_DEC = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_NONZERO_DIGIT = re.compile(rb"[1-9a-fA-F]")
-
-
-def _strtod(s: bytes) -> tuple[float, int, bool]:
-    """glibc's strtod on ``s``: (value, bytes used (0: no number), out of range).
-
-    "Out of range" is ERANGE: an overflow to +-inf or an underflow to 0."""
-    i = 0
-    while i < len(s) and s[i] in _SPACE:
-        i += 1
-    m = _HEX.match(s, i)
-    if m is not None:
-        text = m.group()
-        try:
-            v = float.fromhex(text.decode())
-        except OverflowError:
-            return (-math.inf if text[:1] == b"-" else math.inf), m.end(), True
-        mantissa = text.split(b"x", 1)[-1].split(b"X", 1)[-1].split(b"p")[0].split(b"P")[0]
-        return v, m.end(), v == 0 and _NONZERO_DIGIT.search(mantissa) is not None
-    m = _INF.match(s, i)
-    if m is not None:
-        return (-math.inf if s[i:i + 1] == b"-" else math.inf), m.end(), False
-    m = _NAN.match(s, i)
-    if m is not None:
-        return math.nan, m.end(), False
-    m = _DEC.match(s, i)
-    if m is None:
-        return 0.0, 0, False
-    text = m.group()
-    v = float(text)
-    mantissa = re.split(rb"[eE]", text)[0]
-    erange = math.isinf(v) or (v == 0 and re.search(rb"[1-9]", mantissa) is not None)
-    return v, m.end(), erange
-
-
 def parse_score(arg: bytes, error: str = NOT_FLOAT) -> float:
     """Redis's string2d (scores, increments, weights): the whole argument, no
     leading space, no NaN, no overflow or underflow to zero."""
-    v, used, erange = _strtod(arg)
-    if not arg or arg[0] in _SPACE or used != len(arg) or math.isnan(v) or erange:
+    v, used, erange = strtod(arg)
+    if not arg or arg[0] in SPACE or used != len(arg) or math.isnan(v) or erange:
         raise RespError(error)
     return v
 
@@ -109,7 +68,7 @@ def _range_end(arg: bytes) -> tuple[float, bool]:
     (value, exclusive). Leading spaces, overflow and an empty number are accepted."""
     exclusive = arg[:1] == b"("
     text = arg[1:] if exclusive else arg
-    v, used, _ = _strtod(text)
+    v, used, _ = strtod(text)
     if (used < len(text) and text[used] != 0) or math.isnan(v):
         raise RespError(NOT_FLOAT_RANGE)
     return v, exclusive
