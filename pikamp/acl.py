@@ -394,20 +394,7 @@ def channel_allowed(channels: list[bytes], channel: bytes, is_pattern: bool) -> 
 
 def key_positions(cmd: Command, args: list[bytes]) -> list[tuple[int, int]]:
     """(argument index, READ/WRITE bits it needs) for each key of the command."""
-    n = len(args)
-    positions: list[int] = []
-    if cmd.key_finder is not None:
-        positions = cmd.key_finder(args)
-    elif cmd.first_key:
-        last = cmd.last_key if cmd.last_key >= 0 else n + cmd.last_key
-        positions = list(range(cmd.first_key, min(last, n - 1) + 1, cmd.step or 1))
-    if "movablekeys" in cmd.flags and cmd.key_finder is None:
-        at = (cmd.last_key + 1) if cmd.first_key else 2 if "blocking" in cmd.flags else 1
-        try:
-            count = int(args[at])
-        except (IndexError, ValueError):
-            count = 0
-        positions += list(range(at + 1, min(at + 1 + max(count, 0), n)))
+    positions = cmd.key_positions(args)
     access = _KEY_ACCESS.get(cmd.name)
     if access is None:
         default = "R" if "readonly" in cmd.flags else "RW" if "write" in cmd.flags else ""

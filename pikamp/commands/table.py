@@ -49,27 +49,32 @@ class Command:
     def is_write(self) -> bool:
         return "write" in self.flags
 
-    def keys(self, args: list[bytes]) -> list[bytes]:
-        """The key arguments of ``args`` (args[0] is the command name).
+    def key_positions(self, args: list[bytes]) -> list[int]:
+        """Indexes of the key arguments of ``args`` (args[0] is the command name).
 
         A "movablekeys" command names its keys with a numkeys argument, right
         after the fixed keys (ZUNIONSTORE dest numkeys ...) or after the
         timeout (BLMPOP timeout numkeys ...), else first (LMPOP numkeys ...).
         """
         if self.key_finder is not None:
-            return [args[i] for i in self.key_finder(args)]
-        keys: list[bytes] = []
+            return self.key_finder(args)
+        n = len(args)
+        positions: list[int] = []
         if self.first_key:
-            last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
-            keys = args[self.first_key : last + 1 : self.step]
+            last = self.last_key if self.last_key >= 0 else n + self.last_key
+            positions = list(range(self.first_key, min(last, n - 1) + 1, self.step or 1))
         if "movablekeys" in self.flags:
             at = (self.last_key + 1) if self.first_key else 2 if "blocking" in self.flags else 1
             try:
-                n = int(args[at])
+                count = int(args[at])
             except (IndexError, ValueError):
-                return keys
-            keys = keys + args[at + 1 : at + 1 + max(n, 0)]
-        return keys
+                return positions
+            positions += range(at + 1, min(at + 1 + max(count, 0), n))
+        return positions
+
+    def keys(self, args: list[bytes]) -> list[bytes]:
+        """The key arguments of ``args``."""
+        return [args[i] for i in self.key_positions(args)]
 
 
 # Redis 7.0's command flags: a flag outside this set is a typo, refused at import.
