@@ -82,30 +82,6 @@ _CHANNELS = {"publish": (1, False), "spublish": (1, False), "subscribe": (1, Fal
              "ssubscribe": (1, False), "psubscribe": (1, True)}
 
 
-def sort_refusal(user: "User", cmd: Command, args: list[bytes]) -> str | None:
-    """Redis 7.0's SORT check: BY a pattern and GET read keys made from the
-    data, so only a user whose selector for SORT has every key may use them."""
-    if any(s.allkeys and s.check(cmd, args)[0] == OK for s in user.selectors):
-        return None
-    j, n = 2, len(args)
-    while j < n:  # the options as SORT parses them, up to one it does not know
-        word, left = args[j].lower(), n - j - 1
-        if word == b"by" and left >= 1:
-            if b"*" in args[j + 1]:
-                return "ERR BY option of SORT denied due to insufficient ACL permissions."
-            j += 1
-        elif word == b"get" and left >= 1:
-            return "ERR GET option of SORT denied due to insufficient ACL permissions."
-        elif word == b"limit" and left >= 2:
-            j += 2
-        elif word == b"store" and left >= 1:
-            j += 1
-        elif word not in (b"asc", b"desc", b"alpha"):
-            return None  # SORT answers its syntax error
-        j += 1
-    return None
-
-
 def hash_password(password: bytes) -> str:
     return hashlib.sha256(password).hexdigest()
 

@@ -25,6 +25,7 @@ from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import HIST_SIZE, record as record_latency
 from pikamp.commands import load_all
+from pikamp.commands.sort import acl_refusal as sort_acl_refusal
 from pikamp.commands.table import ALL, COMMANDS, LOCAL, OWNER, Command, command, lookup_any, runs
 from pikamp.config import Config, load_runtime, parse_output_limits, parse_renames, parse_slaveof
 from pikamp.deferred import SERVING as _SERVING, Deferred, Pending
@@ -399,8 +400,8 @@ class Client(asyncio.Protocol):
         cmd = runs(cmd, args)
         why, pos = self.user.check(cmd, args)
         if why == acl.OK:
-            if cmd.key_finder is not None:  # SORT: BY / GET may only be used with every key allowed
-                error = acl.sort_refusal(self.user, cmd, args)
+            if cmd.name in ("sort", "sort_ro"):  # BY / GET: only for a user with every key (Redis 7.0)
+                error = sort_acl_refusal(self.user, cmd, args)
                 if error is not None:
                     return why, b"-" + error.encode() + b"\r\n"
             return None

@@ -89,7 +89,8 @@ def test_sort_by_and_get_need_every_key(diff):
     diff("AUTH", "sorter", "x")
     for args in [("SORT", "a", "BY", "b_*"), ("SORT", "a", "BY", "nosort"), ("SORT", "a", "GET", "#"),
                  ("SORT", "a", "LIMIT", "0", "1", "GET", "b_*"), ("SORT_RO", "a", "GET", "b_*"),
-                 ("SORT", "a", "BADOPT", "GET", "#"), ("SORT", "a", "DESC"), ("SORT", "b"),
+                 ("SORT", "a", "BADOPT", "GET", "#"), ("SORT", "a", "LIMIT", "x", "1", "GET", "#"),
+                 ("SORT_RO", "a", "STORE", "d", "GET", "#"), ("SORT", "a", "DESC"), ("SORT", "b"),
                  ("MULTI",), ("SORT", "a", "BY", "nosort"), ("EXEC",)]:
         diff(*args)
     diff("AUTH", "wide", "x")

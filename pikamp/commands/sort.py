@@ -5,10 +5,14 @@ STOREd as a list. Every key involved is in the client's DB, so it all runs
 in that DB's owner."""
 from __future__ import annotations
 
-from pikamp.commands.table import command
+from typing import Iterator
+
+from pikamp import acl
+from pikamp.commands.table import Command, command
 from pikamp.errors import SYNTAX, WRONGTYPE, RespError
 from pikamp.numbers import parse_int, strtod
-from pikamp.storage import codec, hashes, lists, sets, strings, zsets
+from pikamp.storage import codec, hashes, lists, strings, zsets
+from pikamp.storage import collections as coll
 from pikamp.storage.codec import HASH, LIST, SET, STRING, ZSET
 
 _COMPLEXITY = ("O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of "
@@ -55,6 +59,18 @@ def _lookup(db, pattern: bytes, element: bytes) -> bytes | None:
     return strings.value_of(db, key, raw) if typ == STRING else None
 
 
+def _load(db, key: bytes):
+    """The list, set or sorted set SORT reads (None: no such key), from one lookup."""
+    raw = db.lookup(key)
+    if raw is None:
+        return None
+    if raw[0] == LIST:
+        return lists.from_raw(key, raw)
+    if raw[0] in (SET, ZSET):
+        return coll.from_raw(key, raw)
+    raise RespError(WRONGTYPE)
+
+
 def _score(value: bytes) -> float | None:
     """The number a numeric SORT compares (None: not one, as Redis' strtod
     check: the whole text, in range, not NaN; an empty text is 0)."""
@@ -64,28 +80,62 @@ def _score(value: bytes) -> float | None:
     return v
 
 
-def _elements(db, key: bytes, raw: bytes, dontsort: bool, desc: bool, start: int, end: int) -> list[bytes]:
+def _elements(db, meta, dontsort: bool, desc: bool, start: int, end: int) -> list[bytes]:
     """What SORT works on. Unsorted lists and sorted sets keep their order
     (reversed for DESC) and only the LIMIT range is read."""
-    typ = raw[0]
-    if typ == LIST:
-        meta = lists.load(db, key)
-        if dontsort:
-            n = meta.count
-            if end < start:
-                return []
-            if desc:
-                return lists.span(db, meta, n - 1 - end, n - 1 - start)[::-1]
-            return lists.span(db, meta, start, end)
-        return lists.span(db, meta, 0, meta.count - 1)
-    if typ == SET:
-        return sets.members(db, key)
-    meta = zsets.load(db, key)
-    if dontsort:
+    if meta.typ == LIST:
+        if not dontsort:
+            return lists.span(db, meta, 0, meta.count - 1)
         if end < start:
             return []
-        return [m for m, _ in zsets.range_by_rank(db, meta, start, end, desc)]
-    return [m for m, _ in zsets.entries(db, meta)]
+        if desc:
+            n = meta.count
+            return lists.span(db, meta, n - 1 - end, n - 1 - start)[::-1]
+        return lists.span(db, meta, start, end)
+    if meta.typ == SET:
+        return [m for m, _ in coll.entries(db, meta)]
+    if not dontsort:
+        return [m for m, _ in zsets.entries(db, meta)]
+    if end < start:
+        return []
+    return [m for m, _ in zsets.range_by_rank(db, meta, start, end, desc)]
+
+
+def _options(args: list[bytes], readonly: bool) -> Iterator[tuple[bytes, object]]:
+    """SORT's options in order, as sort.c parses them: (word, its argument:
+    LIMIT's (offset, count), BY's, GET's or STORE's pattern or key). ERR
+    syntax error at the first it does not take, LIMIT's non-integers as Redis."""
+    j, n = 2, len(args)
+    while j < n:
+        word, left = args[j].lower(), n - j - 1
+        if word in (b"asc", b"desc", b"alpha"):
+            yield word, None
+        elif word == b"limit" and left >= 2:
+            yield word, (parse_int(args[j + 1]), parse_int(args[j + 2]))
+            j += 2
+        elif (word in (b"by", b"get") or (word == b"store" and not readonly)) and left >= 1:
+            yield word, args[j + 1]
+            j += 1
+        else:
+            raise RespError(SYNTAX)
+        j += 1
+
+
+def acl_refusal(user: acl.User, cmd: Command, args: list[bytes]) -> str | None:
+    """Redis 7.0's SORT check: BY a pattern and GET read keys made from the
+    data, so only a user whose selector for SORT has every key may use them
+    (the first such option refused, in SORT's order)."""
+    if any(s.allkeys and s.check(cmd, args)[0] == acl.OK for s in user.selectors):
+        return None
+    try:
+        for word, value in _options(args, cmd.name == "sort_ro"):
+            if word == b"by" and b"*" in value:  # type: ignore[operator]
+                return "ERR BY option of SORT denied due to insufficient ACL permissions."
+            if word == b"get":
+                return "ERR GET option of SORT denied due to insufficient ACL permissions."
+    except RespError:
+        pass  # SORT answers the error itself
+    return None
 
 
 def _sort(ctx, args: list[bytes], readonly: bool) -> object:
@@ -95,45 +145,28 @@ def _sort(ctx, args: list[bytes], readonly: bool) -> object:
     sortby: bytes | None = None
     store: bytes | None = None
     gets: list[bytes] = []
-    j, n = 2, len(args)
-    while j < n:
-        word = args[j].lower()
-        left = n - j - 1
+    for word, value in _options(args, readonly):
         if word == b"asc":
             desc = False
         elif word == b"desc":
             desc = True
         elif word == b"alpha":
             alpha = True
-        elif word == b"limit" and left >= 2:
-            limit_start, limit_count = parse_int(args[j + 1]), parse_int(args[j + 2])
-            j += 2
-        elif word == b"store" and left >= 1 and not readonly:
-            store = args[j + 1]
-            j += 1
-        elif word == b"by" and left >= 1:
-            sortby = args[j + 1]
+        elif word == b"limit":
+            limit_start, limit_count = value  # type: ignore[misc]
+        elif word == b"store":
+            store = value  # type: ignore[assignment]
+        elif word == b"by":
+            sortby = value  # type: ignore[assignment]
             dontsort = b"*" not in sortby  # BY a constant: "nosort"
-            j += 1
-        elif word == b"get" and left >= 1:
-            gets.append(args[j + 1])
-            j += 1
         else:
-            raise RespError(SYNTAX)
-        j += 1
+            gets.append(value)  # type: ignore[arg-type]
 
-    raw = db.lookup(args[1])
-    if raw is not None and codec.logical_type(raw) not in (LIST, SET, ZSET):
-        raise RespError(WRONGTYPE)
-    if dontsort and raw is not None and raw[0] == SET and store is not None:
+    meta = _load(db, args[1])
+    if dontsort and meta is not None and meta.typ == SET and store is not None:
         # A set has no order of its own: what is stored (and replicated) must not depend on it.
         dontsort, alpha, sortby = False, True, None
-    if raw is None:
-        size = 0
-    elif raw[0] == LIST:
-        size = lists.load(db, args[1]).count
-    else:
-        size = sets.card(db, args[1]) if raw[0] == SET else zsets.card(db, args[1])
+    size = 0 if meta is None else meta.count
 
     # Redis' LIMIT sanity checks, to the letter.
     start = min(max(limit_start, 0), size)
@@ -144,8 +177,8 @@ def _sort(ctx, args: list[bytes], readonly: bool) -> object:
     if end >= size:
         end = size - 1
 
-    elements = [] if raw is None else _elements(db, args[1], raw, dontsort, desc, start, end)
-    if dontsort and raw is not None and raw[0] != SET:
+    elements = [] if meta is None else _elements(db, meta, dontsort, desc, start, end)
+    if dontsort and meta is not None and meta.typ != SET:
         end -= start  # only the LIMIT range was read
         start = 0
 

@@ -50,9 +50,12 @@ class CollectionMeta:
 def load(db: Database, key: bytes, typ: int) -> CollectionMeta | None:
     """The live collection at ``key`` (WRONGTYPE if another type), or None."""
     raw = db.lookup_type(key, typ)
-    if raw is None:
-        return None
-    _, expire, version, count = codec.decode_collection(raw)
+    return None if raw is None else from_raw(key, raw)
+
+
+def from_raw(key: bytes, raw: bytes) -> CollectionMeta:
+    """The collection (hash, set, sorted set) whose live meta record ``raw`` was read."""
+    typ, expire, version, count = codec.decode_collection(raw)
     return CollectionMeta(key, typ, expire, version, count, raw)
 
 

@@ -51,7 +51,8 @@ class ListMeta(CollectionMeta):
         return codec.encode_list(self.version, self.count, self.left, self.right, self.expire)
 
 
-def _decode(key: bytes, raw: bytes) -> ListMeta:
+def from_raw(key: bytes, raw: bytes) -> ListMeta:
+    """The list whose live meta record ``raw`` was read."""
     _, expire, version, count, left, right = codec.decode_list(raw)
     return ListMeta(key, expire, version, count, left, right, raw)
 
@@ -59,13 +60,13 @@ def _decode(key: bytes, raw: bytes) -> ListMeta:
 def load(db: Database, key: bytes) -> ListMeta | None:
     """The live list at ``key`` (WRONGTYPE if another type), or None."""
     raw = db.lookup_type(key, LIST)
-    return None if raw is None else _decode(key, raw)
+    return None if raw is None else from_raw(key, raw)
 
 
 def load_if_list(db: Database, key: bytes) -> ListMeta | None:
     """The live list at ``key``, or None if absent or of another type (never raises)."""
     raw = db.lookup(key)
-    return None if raw is None or raw[0] != LIST else _decode(key, raw)
+    return None if raw is None or raw[0] != LIST else from_raw(key, raw)
 
 
 def new(db: Database, key: bytes) -> ListMeta:
