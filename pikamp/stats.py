@@ -239,23 +239,33 @@ class Memory:
     keys: int
 
 
+def _read_number(path: str) -> int:
+    """The number a runtime file holds (0: none yet, or unreadable)."""
+    try:
+        with open(path) as f:
+            return int(f.read() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _write_number(path: str, value: int) -> None:
+    """Replace a runtime file's number at once (readers see the old or the new)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(value))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def memory_peak(run_dir: str, used: int) -> int:
     """The most the server has used since it started, kept in a runtime file
     so that every worker reports the same (INFO used_memory_peak)."""
     path = os.path.join(run_dir, "memory-peak")
-    try:
-        with open(path) as f:
-            peak = int(f.read() or 0)
-    except (OSError, ValueError):
-        peak = 0
+    peak = _read_number(path)
     if used > peak:
-        tmp = f"{path}.tmp-{os.getpid()}"
-        try:
-            with open(tmp, "w") as f:
-                f.write(str(used))
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        _write_number(path, used)
         peak = used
     return peak
 
@@ -268,24 +278,13 @@ def record_startup_memory(run_dir: str) -> None:
     served anything (Redis' used_memory_startup). Once per start of the server:
     a worker restarted later finds it there."""
     path = os.path.join(run_dir, STARTUP_FILE)
-    if os.path.exists(path):
-        return
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            f.write(str(sum(p.rss for p in process_tree())))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    if not os.path.exists(path):
+        _write_number(path, sum(p.rss for p in process_tree()))
 
 
 def memory_startup(run_dir: str) -> int:
     """What record_startup_memory noted (0 until it has)."""
-    try:
-        with open(os.path.join(run_dir, STARTUP_FILE)) as f:
-            return int(f.read() or 0)
-    except (OSError, ValueError):
-        return 0
+    return _read_number(os.path.join(run_dir, STARTUP_FILE))
 
 
 def memory(run_dir: str, gathered: list[dict]) -> Memory:
