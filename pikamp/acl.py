@@ -64,6 +64,7 @@ _KEY_ACCESS = {
     "ltrim": ("W", "W"), "memory|usage": ("", ""), "mset": ("W", "W"), "msetnx": ("W", "W"),
     "object|encoding": ("", ""), "object|freq": ("", ""), "object|idletime": ("", ""),
     "object|refcount": ("", ""), "persist": ("W", "W"), "pexpire": ("W", "W"), "pexpireat": ("W", "W"),
+    "pfadd": ("W", "W"), "pfmerge": ("RW", "R"),
     "psetex": ("W", "W"), "rename": ("RW", "W"), "renamenx": ("RW", "W"), "rpoplpush": ("RW", "W"),
     "rpush": ("W", "W"), "rpushx": ("W", "W"), "sadd": ("W", "W"), "scard": ("", ""),
     "sdiffstore": ("W", "R"), "setex": ("W", "W"), "setnx": ("W", "W"), "setrange": ("W", "W"),

@@ -111,6 +111,7 @@ EVENTS: dict[str, Callable] = {
     "incr": _S(_STRING, "incrby"), "decr": _S(_STRING, "decrby"), "incrby": _S(_STRING, "incrby"),
     "decrby": _S(_STRING, "decrby"), "incrbyfloat": _S(_STRING, "incrbyfloat"),
     "setbit": _S(_STRING, "setbit"), "bitop": _S(_STRING, "set"), "bitfield": _S(_STRING, "setbit"),
+    "pfadd": _S(_STRING, "pfadd"), "pfmerge": _S(_STRING, "pfadd"),
     "lpush": _S(_LIST, "lpush"), "lpushx": _S(_LIST, "lpush"), "rpush": _S(_LIST, "rpush"),
     "rpushx": _S(_LIST, "rpush"), "lpop": _S(_LIST, "lpop"), "rpop": _S(_LIST, "rpop"),
     "blpop": _S(_LIST, "lpop"), "brpop": _S(_LIST, "rpop"), "linsert": _S(_LIST, "linsert"),

@@ -16,6 +16,8 @@ SEQUENCES = {
                 ("INCRBYFLOAT", "n", "1.5"), ("APPEND", "a", "x"), ("SETRANGE", "a", "0", "zz"),
                 ("DEL", "a", "b", "nosuch"), ("MSET", "x", "1", "y", "2"), ("GETDEL", "x"), ("DECRBY", "n", "3"),
                 ("SETBIT", "bits", "7", "1"), ("SET", "s", "v", "NX"), ("SET", "s", "w", "XX", "GET")],
+    "hyperloglog": [("PFADD", "h", "a"), ("PFADD", "h", "a"), ("PFCOUNT", "h"), ("PFMERGE", "m", "h"),
+                    ("PFMERGE", "m"), ("PFADD", "h", "b", "c"), ("PFADD", "new")],
     "lists": [("RPUSH", "l", "a", "b"), ("LPUSH", "l", "z"), ("LPOP", "l"), ("RPOP", "l", "2"),
               ("RPUSH", "l", "1", "2", "3"), ("LTRIM", "l", "1", "1"), ("LSET", "l", "0", "q"),
               ("LINSERT", "l", "BEFORE", "q", "p"), ("LREM", "l", "0", "p"), ("RPOPLPUSH", "l", "l2"),

@@ -9,6 +9,7 @@ MODULES = (
     "keys",
     "strings",
     "bitmaps",
+    "hyperloglog",
     "sort",
     "hashes",
     "lists",

@@ -101,6 +101,7 @@ _CATEGORY_BY_GROUP = {
     "sorted_set": "@sortedset",
     "connection": "@connection",
     "bitmap": "@bitmap",
+    "hyperloglog": "@hyperloglog",
     "pubsub": "@pubsub",
     "transactions": "@transaction",
 }
