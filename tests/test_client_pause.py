@@ -118,7 +118,11 @@ def test_reply_off_mutes_messages(port):
     try:
         sub.call("HELLO", "3")  # RESP2 would refuse CLIENT while subscribed
         sub.call("SUBSCRIBE", "ch")
-        sub.send_raw(encode_command(["CLIENT", "REPLY", "OFF"]))  # no reply
+        # Neither has a reply: the name, set after REPLY OFF, shows when it is in force.
+        sub.send_raw(encode_command(["CLIENT", "REPLY", "OFF"]) + encode_command(["CLIENT", "SETNAME", "muted"]))
+        deadline = time.monotonic() + 5
+        while b"name=muted " not in pub.call("CLIENT", "LIST") and time.monotonic() < deadline:
+            time.sleep(0.01)
         pub.call("PUBLISH", "ch", "unseen")
         assert _silent(sub, 0.3)
         sub.send_raw(encode_command(["CLIENT", "REPLY", "ON"]))

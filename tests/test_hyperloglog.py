@@ -101,6 +101,9 @@ def test_ttl_kept_and_sparse_limit(diff):
         diff("PFADD", "lim", *_elements("z", 40, 40))
         diff("STRLEN", "lim")
         diff("GET", "lim")
+        diff("SELECT", "1")  # a DB of the other worker: the setting reached it too
+        diff("PFADD", "lim", *_elements("z", 80))
+        diff("GET", "lim")
     finally:
         diff("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
 
