@@ -611,6 +611,7 @@ def test_client_kill_by_laddr_and_type(pikamp_server):
     victim = RawConn(pikamp_server.port)
     killer = RawConn(pikamp_server.port)
     try:
+        assert victim.call("PING") == b"+PONG\r\n"  # accepted and registered by its worker
         addr = "{}:{}".format(*victim.sock.getsockname())
         laddr = "{}:{}".format(*victim.sock.getpeername())
         assert killer.call("CLIENT", "KILL", "ADDR", addr, "LADDR", laddr, "TYPE", "normal",
