@@ -379,7 +379,24 @@ def key_positions(cmd: Command, args: list[bytes]) -> list[tuple[int, int]]:
     first, rest = _PERM_BITS[access[0]], _PERM_BITS[access[1]]
     if cmd.name == "set":  # SET reads the old value only with GET (Redis' variable flags)
         first = ALL_PERMS if any(a.lower() == b"get" for a in args[3:]) else WRITE
+    elif cmd.name == "bitfield":  # only reads with GETs alone (variable flags too)
+        first = READ if _bitfield_reads_only(args) else ALL_PERMS
     return [(pos, first if i == 0 else rest) for i, pos in enumerate(positions)]
+
+
+def _bitfield_reads_only(args: list[bytes]) -> bool:
+    """Redis' bitfieldGetKeys: BITFIELD only reads when it has no SET or
+    INCRBY; a syntax error counts as a write."""
+    i, n = 2, len(args)
+    while i < n:
+        word, left = args[i].split(b"\0", 1)[0].lower(), n - i - 1
+        if word == b"get" and left >= 2:
+            i += 3
+        elif word == b"overflow" and left >= 1:
+            i += 2
+        else:
+            return False
+    return True
 
 
 class User:

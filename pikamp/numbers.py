@@ -28,6 +28,13 @@ def parse_int(b: bytes, error: str = NOT_INTEGER) -> int:
         raise RespError(error)
     return n
 
+
+def wrap_int64(n: int) -> int:
+    """``n`` as a C int64_t holds it: a product or sum past 64 bits wraps (two's complement)."""
+    n &= 2**64 - 1
+    return n - 2**64 if n > _MAX else n
+
+
 SPACE = b" \t\n\v\f\r"  # C's isspace (what strtod skips first)
 
 

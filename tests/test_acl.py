@@ -93,6 +93,17 @@ a acl dryrun alice get
 a acl dryrun alice config get x
 a acl dryrun alice config
 a acl dryrun alice config nosuch
+a acl dryrun bob bitfield r1 get u8 0
+a acl dryrun bob bitfield r1 overflow sat get u8 0 get i8 #1
+a acl dryrun bob bitfield r1
+a acl dryrun bob bitfield r1 set u8 0 1
+a acl dryrun bob bitfield r1 get u8 0 incrby u8 0 1
+a acl dryrun bob bitfield r1 get u8
+a acl dryrun bob bitfield r1 bogus
+a acl dryrun bob bitfield w1 get u8 0
+a acl dryrun bob bitfield w1 set u8 0 1
+a acl dryrun bob bitfield_ro r1 get u8 0
+a acl dryrun bob bitfield_ro w1 get u8 0
 a acl log abc
 a acl log reset
 a acl log

@@ -4,7 +4,8 @@ expiry index, versions and the live DBSIZE counter. Type modules
 from __future__ import annotations
 
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from pikamp.errors import WRONGTYPE, RespError
 from pikamp.storage import codec
@@ -190,6 +191,18 @@ class Database:
         ids = self.watched.get(key)
         if ids:
             DIRTY_CAS.update(ids)
+
+    @contextmanager
+    def unsignalled(self) -> Iterator[None]:
+        """Writes Redis makes without signalModifiedKey (BITFIELD growing a
+        string for a SET that then fails): no WATCH, CLIENT TRACKING or
+        keyspace event hears of them. The binlog still carries them."""
+        eng = self.engine
+        hook, eng.on_write = eng.on_write, None
+        try:
+            yield
+        finally:
+            eng.on_write = hook
 
     def _touch_all(self, existing_only: bool = False) -> None:
         """Every watched key changed (SWAPDB), or with ``existing_only`` the

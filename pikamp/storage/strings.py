@@ -113,26 +113,37 @@ def write_range(db: Database, key: bytes, old: bytes | None, offset: int, part: 
     """Write ``part`` at ``offset`` of the string ``key`` (``old``: its live
     record, None for a new key), zero-filling any gap, keeping the TTL; the
     new length. A value that outgrows INLINE_MAX becomes chunked."""
+    return write_ranges(db, key, old, [(offset, part)])
+
+
+def write_ranges(db: Database, key: bytes, old: bytes | None, parts: list[tuple[int, bytes]]) -> int:
+    """write_range of several (offset, part) pairs that do not overlap, at
+    once: the meta record is written once at most; the new length."""
     current = 0 if old is None else length(old)
-    new_len = max(current, offset + len(part))
+    new_len = max(current, max(offset + len(part) for offset, part in parts))
     expire = 0 if old is None else codec.meta_expire(old)
     if old is not None and old[0] == CHUNKED:
         version = codec.meta_version(old)
-        if part:
-            _edit_chunks(db, codec.data_prefix(key, version), offset, part)
+        prefix = codec.data_prefix(key, version)
+        for offset, part in parts:
+            if part:
+                _edit_chunks(db, prefix, offset, part)
         if new_len != current:
             db.put_meta(key, codec.encode_chunked(version, new_len, expire), old)
         return new_len
     value = b"" if old is None else old[HEADER_LEN:]
     if new_len <= INLINE_MAX:
-        if offset > len(value):
-            value += bytes(offset - len(value))
-        db.put_meta(key, codec.encode_string(value[:offset] + part + value[offset + len(part):], expire), old)
+        buf = bytearray(value)
+        buf.extend(bytes(new_len - len(buf)))
+        for offset, part in parts:
+            buf[offset : offset + len(part)] = part
+        db.put_meta(key, codec.encode_string(buf, expire), old)  # header + buf: bytes again
         return new_len
     # Outgrows the inline layout: the old bytes become the first chunks.
     prefix = _new_chunked(db, key, new_len, expire, old, value)
-    if part:
-        _edit_chunks(db, prefix, offset, part)
+    for offset, part in parts:
+        if part:
+            _edit_chunks(db, prefix, offset, part)
     return new_len
 
 
