@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from pikamp import redis_params
 from pikamp.redis_params import REDIS_PARAMS
 
 # key -> (default, description)
@@ -213,6 +214,13 @@ class Config:
 
     def int(self, key: str) -> int:
         return _int_value(self.values.get(key, "0"))
+
+    def redis_int(self, name: str) -> int:
+        """A Redis parameter's value as an integer: as set (CONFIG SET stores
+        it normalised, a config file as written, units included), else
+        Redis' default. ValueError for a value Redis would refuse."""
+        text = self.values.get(name)
+        return int(redis_params.check(name, REDIS_PARAMS[name][0] if text is None else text))
 
     def bool(self, key: str) -> bool:
         return self.values.get(key, "no").strip().lower() in ("yes", "true", "1")

@@ -78,6 +78,8 @@ def test_errors_like_redis(diff):
         diff("PFCOUNT", "nokey", key)
         diff("PFMERGE", "out", key)
         diff("PFMERGE", key, "nokey")
+    diff("PFMERGE", "corrupt", "list")  # the corrupted destination errs first
+    diff("PFMERGE", "list", "corrupt")
     diff("EXISTS", "out")
     diff("PFADD")
     diff("PFCOUNT")

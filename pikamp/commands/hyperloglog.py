@@ -7,13 +7,9 @@ from __future__ import annotations
 from pikamp.commands.table import command
 from pikamp.storage import hyperloglog
 
-_SPARSE_MAX_DEFAULT = 3000
-
 
 def _sparse_max_bytes(ctx) -> int:
-    """hll-sparse-max-bytes (CONFIG SET stores it as a plain byte count)."""
-    value = ctx.worker.config.values.get("hll-sparse-max-bytes")
-    return int(value) if value else _SPARSE_MAX_DEFAULT
+    return ctx.worker.config.redis_int("hll-sparse-max-bytes")
 
 
 @command("pfadd", -2, "write denyoom fast", (1, 1, 1), group="hyperloglog", since="2.8.9",

@@ -60,11 +60,6 @@ SHARED_REFCOUNT = 2147483647  # Redis' small integers 0..9999 are shared objects
 ENTRY_OVERHEAD = 24  # RocksDB's per-entry cost: internal key suffix, index share
 
 
-def _param(ctx, name: str, default: int) -> int:
-    value = ctx.worker.config.values.get(name)
-    return int(value) if value is not None else default
-
-
 def _is_int(value: bytes) -> bool:
     try:
         parse_int(value)
@@ -88,13 +83,13 @@ def encoding(ctx, key: bytes, raw: bytes) -> str:
     meta = collections.load(ctx.db, key, typ)
     assert meta is not None
     if typ == SET:
-        limit = _param(ctx, "set-max-intset-entries", 512)
+        limit = ctx.worker.config.redis_int("set-max-intset-entries")
         if meta.count <= limit and all(_is_int(m) for m, _ in collections.entries(ctx.db, meta)):
             return "intset"
         return "hashtable"
-    entries_max = _param(ctx, "hash-max-listpack-entries" if typ == HASH else "zset-max-listpack-entries",
-                         512 if typ == HASH else 128)
-    value_max = _param(ctx, "hash-max-listpack-value" if typ == HASH else "zset-max-listpack-value", 64)
+    cfg = ctx.worker.config
+    entries_max = cfg.redis_int("hash-max-listpack-entries" if typ == HASH else "zset-max-listpack-entries")
+    value_max = cfg.redis_int("hash-max-listpack-value" if typ == HASH else "zset-max-listpack-value")
     small = meta.count <= entries_max and all(
         len(sub) <= value_max and (typ != HASH or len(v) <= value_max)
         for sub, v in collections.entries(ctx.db, meta))

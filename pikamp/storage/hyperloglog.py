@@ -6,6 +6,8 @@ the key's TTL, as Redis edits the string in place.
 """
 from __future__ import annotations
 
+import itertools
+
 from pikamp import hll
 from pikamp.errors import RespError
 from pikamp.storage import strings
@@ -76,17 +78,18 @@ def pf_merge(db: Database, dest: bytes, sources: list[bytes], sparse_max_bytes: 
     """PFMERGE: the union of ``dest`` and ``sources`` stored at ``dest``
     (created if missing). As Redis 7.0, the result is dense if any input was
     dense, else it stays sparse while it fits."""
+    raw, target = _read(db, dest)
     regs = bytearray(hll.REGISTERS)
     dense = False
     try:
-        for key in [dest] + sources:
-            value = _read(db, key)[1]
+        # Each key checked, then merged, in turn (as Redis: a corrupted key
+        # errs before a later key of another type is looked at).
+        for value in itertools.chain([target], (_read(db, key)[1] for key in sources)):
             if value is not None:
                 dense = dense or hll.is_dense(value)
                 hll.merge_max(regs, value)
-        raw, value = _read(db, dest)
-        value = hll.store_registers(value if value is not None else hll.new_sparse(), regs, dense,
-                                    sparse_max_bytes)
+        value = hll.store_registers(target if target is not None else hll.new_sparse(), regs, dense,
+                                    sparse_max_bytes)  # its cache invalidated
     except hll.HllCorrupted:
         raise RespError(CORRUPTED) from None
-    strings.replace_value(db, dest, hll.invalidate_cache(value), raw)
+    strings.replace_value(db, dest, value, raw)
