@@ -558,6 +558,15 @@ class Registry:
     def get(self, name: str) -> User | None:
         return self.users.get(name)
 
+    def restricted(self, name: str) -> User | None:
+        """The user a forwarded command names as restricted ("" : none, None
+        back). A user deleted meanwhile may run nothing (Redis disconnects its
+        clients; one still in flight here is refused)."""
+        if not name:
+            return None
+        user = self.users.get(name)
+        return user if user is not None else User(name)
+
     @property
     def open(self) -> bool:
         """A new connection is logged in as the default user (no password needed)."""

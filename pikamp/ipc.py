@@ -6,7 +6,8 @@ RESP arrays; replies are matched by request id, not by order, so a reply that
 is held back at the owner never blocks the others. Everything queued during
 one event-loop turn goes out in one write per link.
 
-request: *N  $reqid $db $proto $client  <command args...>   (db -1: "every DB you own")
+request: *N  $reqid $db $proto $client  <command args...>   (db -1: "every DB you own";
+         proto: "2" or "3", then the client's user name if the ACL restricts it)
 reply:   *2  :reqid $<encoded reply bytes>
 """
 from __future__ import annotations
@@ -31,8 +32,11 @@ def socket_path(run_dir: str, index: int) -> str:
     return os.path.join(run_dir, f"worker{index}.sock")
 
 
-def encode_request(reqid: int, db: int, resp3: bool, client: int, args: list[bytes]) -> bytes:
-    fields = [b"%d" % reqid, b"%d" % db, b"3" if resp3 else b"2", b"%d" % client, *args]
+def encode_request(reqid: int, db: int, resp3: bool, client: int, args: list[bytes], user: str = "") -> bytes:
+    proto = b"3" if resp3 else b"2"
+    if user:
+        proto += user.encode("utf-8", "surrogateescape")
+    fields = [b"%d" % reqid, b"%d" % db, proto, b"%d" % client, *args]
     return b"*%d\r\n" % len(fields) + b"".join([b"$%d\r\n%b\r\n" % (len(f), f) for f in fields])
 
 
@@ -49,14 +53,20 @@ def call_blocking(run_dir: str, worker: int, db: int, args: list[bytes], timeout
         s.settimeout(timeout)
         s.connect(socket_path(run_dir, worker))
         s.sendall(encode_request(1, db, False, 0, args))
-        reader = hiredis.Reader()
-        while (msg := reader.gets()) is False:
-            s.settimeout(max(deadline - time.monotonic(), 0.001))
-            data = s.recv(65536)
-            if not data:
-                raise ConnectionError("connection closed")
-            reader.feed(data)
-    return msg[1]
+        return recv_message(s, deadline)[1]
+
+
+def recv_message(s: socket.socket, deadline: float) -> object:
+    """Read one RESP message from a blocking socket by ``deadline``
+    (time.monotonic); OSError (a timeout too) if it does not come."""
+    reader = hiredis.Reader()
+    while (msg := reader.gets()) is False:
+        s.settimeout(max(deadline - time.monotonic(), 0.001))
+        data = s.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed")
+        reader.feed(data)
+    return msg
 
 
 # The owner may have applied the command (and even binlogged it) before it died:
@@ -80,12 +90,13 @@ class PeerLink(asyncio.Protocol):
         self.connecting = False
 
     def send(self, db: int, resp3: bool, args: list[bytes], done: Callable[[bytes], None],
-             client: int = 0) -> None:
-        """Queue a request on behalf of client id ``client`` (0: the worker itself);
-        ``done(reply_bytes)`` is called when the owner answers."""
+             client: int = 0, user: str = "") -> None:
+        """Queue a request on behalf of client id ``client`` (0: the worker itself)
+        with restricted user ``user`` (""; none); ``done(reply_bytes)`` is
+        called when the owner answers."""
         rid = self.next_id
         self.next_id += 1
-        self.queue.append(encode_request(rid, db, resp3, client, args))
+        self.queue.append(encode_request(rid, db, resp3, client, args, user))
         self.unsent[rid] = done
         self.worker.mark_link(self)
 
@@ -176,8 +187,9 @@ class OwnerLink(asyncio.Protocol):
                 break
             rid = int(msg[0])
             db = int(msg[1])
-            resp3 = msg[2] == b"3"
-            w.execute_forwarded(db, resp3, int(msg[3]), msg[4:], self, rid)
+            proto = msg[2]
+            user = proto[1:].decode("utf-8", "surrogateescape") if len(proto) > 1 else ""
+            w.execute_forwarded(db, proto[:1] == b"3", int(msg[3]), msg[4:], self, rid, user)
 
     def reply(self, rid: int, reply: bytes) -> None:
         self.out.append(encode_reply(rid, reply))

@@ -168,7 +168,7 @@ def execute(conn: Client, queued: list[list[bytes]]) -> Deferred:
             return
         _finish(conn, d, plan, value, reply if type(reply) is Pending else None)
 
-    w.call_owner(anchor, payload, done, conn.resp3, conn.id)
+    w.call_owner(anchor, payload, done, conn.resp3, conn.id, conn.restricted())
     return d
 
 
@@ -242,9 +242,10 @@ def _watch_failed(w: Worker, client_id: int) -> bool:
     return any(exp and exp <= now for _, _, exp in w.watches.get(client_id, ()))
 
 
-def run(w: Worker, client_id: int, resp3: bool, payload: list[bytes]):
+def run(w: Worker, client_id: int, resp3: bool, payload: list[bytes], user=None):
     """__exec: run a transaction's commands here, back to back; a null array
-    if a WATCHed key changed, else one bulk per command with its reply."""
+    if a WATCHed key changed, else one bulk per command with its reply.
+    ``user``: the client's restricted ACL user (None: unrestricted)."""
     if _watch_failed(w, client_id):
         unwatch(w, client_id)
         return Raw(b"*-1\r\n")
@@ -274,7 +275,7 @@ def run(w: Worker, client_id: int, resp3: bool, payload: list[bytes]):
         try:
             for k in range(start, len(commands)):
                 cmd, db, args = commands[k]
-                r = w.run_owned(cmd, db, resp3, args, None, client_id)
+                r = w.run_owned(cmd, db, resp3, args, None, client_id, user)
                 if type(r) is Deferred:  # MOVE/COPY to another worker's DB: wait for it
                     if d is None:
                         d = Deferred(resp3)
@@ -299,12 +300,19 @@ def run(w: Worker, client_id: int, resp3: bool, payload: list[bytes]):
 def _keep(w: Worker, reply: bytes, replies: list[bytes], engines: list) -> None:
     """Collect one command's reply; a reply that shows uncommitted writes is
     tracked through the transaction's reply instead of its own."""
+    untaint(w, reply, engines)
+    replies.append(bytes(reply))
+
+
+def untaint(w: Worker, reply: bytes, engines: list) -> None:
+    """A nested command's reply (EXEC, a script) is not sent itself: if it
+    shows uncommitted writes, its engine goes to ``engines`` for the reply
+    that is sent to be tracked instead (see Worker.tainted)."""
     if type(reply) is Pending:
         for j in range(len(w.tainted) - 1, -1, -1):
             if w.tainted[j][1] is reply:
                 engines.append(w.tainted.pop(j)[0])
                 break
-    replies.append(bytes(reply))
 
 
 def _resume(step, start: int, d: Deferred) -> None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import time
 from typing import TYPE_CHECKING, Callable
 
 import hiredis
 
+from pikamp.errors import RespError
+from pikamp.ipc import recv_message
 from pikamp.services.pubsub import encode_array, socket_path
 
 if TYPE_CHECKING:
@@ -93,6 +97,30 @@ class HubLink(asyncio.Protocol):
         self.next_id = 1
         self.connecting = False
         self.was_linked = False  # a link was lost: send the subscriptions again
+        self.side: socket.socket | None = None  # blocking link for publish_now
+
+    def publish_now(self, kind: bytes, channel: bytes, message: bytes) -> int:
+        """PUBLISH without returning to the event loop (a script's: it cannot
+        wait); how many clients received it. What this worker queued before
+        goes out first. RespError when the pubsub process does not answer."""
+        self.flush()
+        deadline = time.monotonic() + GIVE_UP
+        for attempt in (1, 2):  # a side link left from a pubsub process that restarted: once more
+            try:
+                if self.side is None:
+                    self.side = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self.side.settimeout(GIVE_UP)
+                    self.side.connect(socket_path(self.worker.run_dir))
+                s = self.side
+                s.sendall(encode_array([b"P", b"0", kind, channel, message]))
+                return int(recv_message(s, deadline)[2])  # type: ignore[index]
+            except OSError:
+                if self.side is not None:
+                    self.side.close()
+                    self.side = None
+                if attempt == 2 or time.monotonic() >= deadline:
+                    break
+        raise RespError("ERR the pubsub process is restarting; try again")
 
     # -- requests ----------------------------------------------------------
     def request(self, op: bytes, args: list[bytes], done: Callable[[object], None]) -> None:

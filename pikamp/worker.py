@@ -20,7 +20,7 @@ from typing import Callable
 import hiredis
 from setproctitle import setproctitle
 
-from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause, stats, tracking
+from pikamp import acl, blocking, clientcount, handover, monitor, multi, notify, pause, scripting, stats, tracking
 from pikamp.clientline import client_line
 from pikamp.slowlog import LatencyMonitor, SlowLog, error_prefix
 from pikamp.slowlog import HIST_SIZE, record as record_latency
@@ -67,7 +67,7 @@ class Ctx:
     connection where its socket is on this worker (always, for LOCAL ones).
     OWNER contexts are one per owned DB, reused; LOCAL ones one per client."""
 
-    __slots__ = ("db", "resp3", "worker", "conn", "client_id", "nreplies")
+    __slots__ = ("db", "resp3", "worker", "conn", "client_id", "nreplies", "user")
 
     def __init__(self, db: Database | None, worker: "Worker") -> None:
         self.db = db
@@ -76,6 +76,9 @@ class Ctx:
         self.resp3 = False
         self.conn: Client | None = None  # set when the client's socket is on this worker
         self.client_id = 0  # the requesting client, wherever its socket is (0: a worker)
+        # The requesting client's ACL user when it is restricted (None: may run
+        # anything): what a script's commands are checked against.
+        self.user: acl.User | None = None
 
 
 class Client(asyncio.Protocol):
@@ -371,7 +374,8 @@ class Client(asyncio.Protocol):
                 else:  # BLPOP waiting, a MOVE to another worker ...: later commands wait
                     r.then(self.hold_blocked())
             elif "blocking" in cmd.flags:
-                w.peers[owner].send(self.db_index, self.resp3, args, self.hold_blocked(), self.id)
+                w.peers[owner].send(self.db_index, self.resp3, args, self.hold_blocked(), self.id,
+                                    self.restricted())
             else:
                 self.forward(owner, self.db_index, args)
         elif route == LOCAL:
@@ -484,7 +488,12 @@ class Client(asyncio.Protocol):
 
     def forward(self, owner: int, db: int, args: list[bytes]) -> None:
         """Send a command to the worker owning ``db``; its reply keeps its place."""
-        self.worker.peers[owner].send(db, self.resp3, args, self.hold(), self.id)
+        self.worker.peers[owner].send(db, self.resp3, args, self.hold(), self.id, self.restricted())
+
+    def restricted(self) -> str:
+        """The name of this client's user if the ACL restricts it, else ""
+        (what a forwarded command carries, for a script's checks)."""
+        return "" if self.user.free else self.user.name
 
     def broadcast(self, cmd: Command, args: list[bytes]) -> None:
         """Run on every worker (for the DBs each owns); reply once all answered:
@@ -663,6 +672,7 @@ class Worker:
         # WATCHes on the DBs owned here: client id -> (db, key, expiry when watched).
         self.watches: dict[int, list[tuple[int, bytes, int]]] = {}
         self.in_exec = False  # running an EXEC's commands (nothing blocks)
+        self.scripting = None  # pikamp.scripting.Scripting, made by the first script
         # CLIENT PAUSE (see pikamp.pause): 0 none, pause.WRITE or pause.ALL;
         # until when (time.monotonic); the clients it holds back.
         self.pause_kind = 0
@@ -944,13 +954,17 @@ class Worker:
 
     # -- execution -----------------------------------------------------------
     def run_owned(self, cmd: Command, db: int, resp3: bool, args: list[bytes], conn,
-                  client_id: int = 0) -> bytes | Deferred:
+                  client_id: int = 0, user: acl.User | None = None) -> bytes | Deferred:
         """Run a command on a DB this worker owns (db -1: ALL route) and encode the
-        reply; a handler that answers later returns its Deferred instead."""
+        reply; a handler that answers later returns its Deferred instead.
+        ``user``: the client's user for a client of another worker (``conn``'s otherwise)."""
         ctx = self.ctxs[db] if db >= 0 else self.all_ctx
         ctx.resp3 = resp3
         ctx.conn = conn
         ctx.client_id = client_id
+        if conn is not None:
+            user = conn.user
+        ctx.user = None if user is None or user.free else user
         if db >= 0:
             ctx.db.reading = cmd.reads  # its lookups count as keyspace hits / misses
             eng = ctx.db.engine
@@ -1005,7 +1019,7 @@ class Worker:
         return r
 
     def execute_forwarded(self, db: int, resp3: bool, client_id: int, args: list[bytes],
-                          link: OwnerLink, rid: int) -> None:
+                          link: OwnerLink, rid: int, user: str = "") -> None:
         name = args[0]
         cmd = lookup_any(name)
         if cmd is None or (db >= 0 and db not in self.ctxs):
@@ -1013,9 +1027,9 @@ class Worker:
             return
         held = link.held.get(client_id) if client_id else None
         if held is not None:  # an earlier command of this client is not answered yet
-            held.append((db, resp3, args, rid))
+            held.append((db, resp3, args, rid, user))
             return
-        r = self.run_owned(cmd, db, resp3, args, None, client_id)
+        r = self.run_owned(cmd, db, resp3, args, None, client_id, self.acl.restricted(user) if user else None)
         if type(r) is not Deferred:
             link.reply(rid, r)
             return
@@ -1028,8 +1042,8 @@ class Worker:
             queued = link.held.pop(client_id, None)
             self.begin_turn()
             while queued:
-                qdb, qresp3, qargs, qrid = queued.popleft()
-                self.execute_forwarded(qdb, qresp3, client_id, qargs, link, qrid)
+                qdb, qresp3, qargs, qrid, quser = queued.popleft()
+                self.execute_forwarded(qdb, qresp3, client_id, qargs, link, qrid, quser)
                 if client_id in link.held:  # waiting again: the rest stays behind it
                     link.held[client_id].extend(queued)
                     break
@@ -1037,23 +1051,24 @@ class Worker:
         r.then(done)
 
     def call_owner(self, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False,
-                   client_id: int = 0) -> None:
+                   client_id: int = 0, user: str = "") -> None:
         """Run a command (public or internal) on the owner of ``db``, wherever it
-        is, for client ``client_id`` (0: the worker itself); ``done(reply_bytes)``
-        gets its RESP-encoded reply (maybe at once)."""
-        self._call(db % self.nworkers, db, args, done, resp3, client_id)
+        is, for client ``client_id`` (0: the worker itself) whose restricted
+        user is ``user`` (Client.restricted); ``done(reply_bytes)`` gets its
+        RESP-encoded reply (maybe at once)."""
+        self._call(db % self.nworkers, db, args, done, resp3, client_id, user)
 
     def call_worker(self, index: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool = False,
                     client_id: int = 0) -> None:
         """Run an internal command (db -1) on worker ``index``; ``done`` gets its reply."""
-        self._call(index, -1, args, done, resp3, client_id)
+        self._call(index, -1, args, done, resp3, client_id, "")
 
     def _call(self, index: int, db: int, args: list[bytes], done: Callable[[bytes], None], resp3: bool,
-              client_id: int) -> None:
+              client_id: int, user: str) -> None:
         if index != self.index:
-            self.peers[index].send(db, resp3, args, done, client_id)
+            self.peers[index].send(db, resp3, args, done, client_id, user)
             return
-        r = self.run_owned(lookup_any(args[0]), db, resp3, args, None, client_id)
+        r = self.run_owned(lookup_any(args[0]), db, resp3, args, None, client_id, self.acl.restricted(user))
         if type(r) is not Deferred:
             done(r)
         else:
@@ -1062,8 +1077,9 @@ class Worker:
     def log_acl(self, conn, reason: str, context: bytes, obj: bytes, username: str | None = None) -> None:
         """An ACL refusal (or a failed login) for the ACL log, which worker 0 keeps."""
         name = (username if username is not None else conn.user.name).encode("utf-8", "surrogateescape")
+        line = client_line(conn).rstrip(b"\n") if conn is not None else b""  # (a script's client elsewhere)
         entry = [b"__acl_op", b"logadd", reason.encode(), context, obj, name,
-                 b"%d" % int(time.time() * 1000), client_line(conn).rstrip(b"\n")]
+                 b"%d" % int(time.time() * 1000), line]
         self.call_worker(0, entry, _ignore)
 
     def call_all(self, args: list[bytes], done: Callable[[list[bytes]], None], resp3: bool = False) -> None:
@@ -1179,6 +1195,7 @@ class Worker:
         self.loop = loop
         cfg = self.config
         os.makedirs(self.run_dir, exist_ok=True)
+        scripting.clear_marks(self.run_dir, self.index)  # left by a worker that died in a busy script
         path = socket_path(self.run_dir, self.index)
         if os.path.exists(path):
             os.unlink(path)

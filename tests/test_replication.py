@@ -91,8 +91,10 @@ def _writes(port: int, n: int, tag: str) -> int:
         tx.incr(f"{tag}tx")
         tx.rpush(f"{tag}txl", "a")
         tx.execute()
+        c.eval("for i = 1, 5 do redis.call('hincrby', KEYS[1], 'n', i) end redis.call('del', KEYS[2])",
+               2, f"{tag}lua", f"{tag}s1")  # a script: its changes replicate
         c.close()
-    return sent
+    return sent + 1
 
 
 @pytest.fixture
@@ -158,6 +160,9 @@ def test_full_sync_then_stream(pair):
     assert rc.call("MULTI") == b"+OK\r\n"
     assert rc.call("SET", "x", "1").startswith(b"-READONLY")
     assert rc.call("EXEC").startswith(b"-EXECABORT")
+    assert rc.call("EVAL", "return redis.call('set', 'x', '1')", "0").startswith(
+        b"-READONLY You can't write against a read only replica. script: ")
+    assert rc.call("EVAL", "return redis.call('hget', KEYS[1], 'n')", "1", "oldlua") == b"$2\r\n15\r\n"
     info = _info(replica.port)
     assert info["role"] == "slave" and info["master_port"] == str(master.port)
     assert info["slave_read_only"] == "1"

@@ -27,6 +27,7 @@ MODULES = (
     "binlog",
     "replication",
     "acl",
+    "scripting",
 )
 
 

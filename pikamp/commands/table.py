@@ -104,6 +104,7 @@ _CATEGORY_BY_GROUP = {
     "hyperloglog": "@hyperloglog",
     "pubsub": "@pubsub",
     "transactions": "@transaction",
+    "scripting": "@scripting",
 }
 
 

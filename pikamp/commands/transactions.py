@@ -81,4 +81,4 @@ def _unwatch(ctx, args):
 
 @command("__exec", -1, "write", internal=True, summary="Run a transaction's commands here, back to back")
 def _exec(ctx, args):
-    return multi.run(ctx.worker, ctx.client_id, ctx.resp3, args)
+    return multi.run(ctx.worker, ctx.client_id, ctx.resp3, args, ctx.user)
