@@ -22,6 +22,7 @@ import time
 
 from pikamp.commands.table import COMMANDS, Command
 from pikamp.glob import Glob
+from pikamp.numbers import c_word
 
 READ, WRITE = 1, 2
 ALL_PERMS = READ | WRITE
@@ -389,7 +390,7 @@ def _bitfield_reads_only(args: list[bytes]) -> bool:
     INCRBY; a syntax error counts as a write."""
     i, n = 2, len(args)
     while i < n:
-        word, left = args[i].split(b"\0", 1)[0].lower(), n - i - 1
+        word, left = c_word(args[i]), n - i - 1
         if word == b"get" and left >= 2:
             i += 3
         elif word == b"overflow" and left >= 1:

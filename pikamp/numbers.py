@@ -38,6 +38,11 @@ def wrap_int64(n: int) -> int:
 SPACE = b" \t\n\v\f\r"  # C's isspace (what strtod skips first)
 
 
+def c_word(arg: bytes) -> bytes:
+    """A keyword as Redis' strcasecmp sees it: lower case, up to a NUL byte."""
+    return arg.split(b"\0", 1)[0].lower()
+
+
 def parse_cursor(arg: bytes) -> int:
     """Redis's parseScanCursorOrReply: strtoul base 10 over the C string (so a
     sign is accepted and "-1" wraps around), no leading space, 64-bit range."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pikamp.commands.table import command
 from pikamp.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, RespError
-from pikamp.numbers import parse_int, wrap_int64
+from pikamp.numbers import c_word, parse_int, wrap_int64
 from pikamp.storage import bitmaps, strings
 from pikamp.storage.bitmaps import FieldOp
 
@@ -32,11 +32,6 @@ def _bit_offset(arg: bytes, max_bulk: int, width: int = 0) -> int:
     return offset
 
 
-def _c_word(arg: bytes) -> bytes:
-    """A keyword as Redis' strcasecmp sees it: lower case, up to a NUL byte."""
-    return arg.split(b"\0", 1)[0].lower()
-
-
 def _field_type(arg: bytes) -> tuple[bool, int]:
     """A BITFIELD type: (signed, bits) from i1..i64 or u1..u63 (case matters)."""
     sign = arg[:1]
@@ -56,9 +51,9 @@ def _field_ops(args: list[bytes], max_bulk: int) -> list[FieldOp]:
     overflow = bitmaps.WRAP
     i, n = 2, len(args)
     while i < n:
-        word, left = _c_word(args[i]), n - i - 1
+        word, left = c_word(args[i]), n - i - 1
         if word == b"overflow" and left >= 1:
-            mode = _OVERFLOWS.get(_c_word(args[i + 1]))
+            mode = _OVERFLOWS.get(c_word(args[i + 1]))
             if mode is None:
                 raise RespError(BITFIELD_OVERFLOW)
             overflow = mode
