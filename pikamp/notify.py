@@ -133,12 +133,15 @@ EVENTS: dict[str, Callable] = {
     "zmpop": _mpop(_ZSET, b"zpopmin", b"zpopmax"), "bzmpop": _mpop(_ZSET, b"zpopmin", b"zpopmax"),
     "zinterstore": _S(_ZSET, "zinterstore"), "zunionstore": _S(_ZSET, "zunionstore"),
     "zdiffstore": _S(_ZSET, "zdiffstore"), "zrangestore": _S(_ZSET, "zrangestore"),
+    "geoadd": _S(_ZSET, "zadd"),  # Redis runs GEOADD as a ZADD
+    "georadius": _S(_ZSET, "georadiusstore"), "georadiusbymember": _S(_ZSET, "georadiusstore"),
+    "geosearchstore": _S(_ZSET, "geosearchstore"),
 }
 # Events that name a removal already: no "del" after them.
 _REMOVALS = {b"del", b"rename_from", b"move_from", b"expired"}
 # Store commands whose empty result deletes the destination: only "del" then.
 _STORES = {b"sinterstore", b"sunionstore", b"sdiffstore", b"zinterstore", b"zunionstore", b"zdiffstore",
-           b"zrangestore", b"sortstore", b"set", b"expire"}
+           b"zrangestore", b"sortstore", b"georadiusstore", b"geosearchstore", b"set", b"expire"}
 
 
 # Commands whose event depends on which of their keys it is.

@@ -7,6 +7,7 @@ Handlers return plain Python values:
   float -> double (RESP2: bulk "%.17g")   bool -> boolean (RESP2: 0/1)
   RespError -> error    Verbatim -> verbatim text (RESP2: bulk)
   Pairs -> RESP3 array of 2-arrays, RESP2 flat array (e.g. WITHSCORES)
+  DoubleText -> a double already printed: RESP3 double, RESP2 bulk string
   Raw -> bytes already encoded (relayed replies)
 """
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Push(list):
 
 class DoubleBulk(float):
     """A double that RESP2 and RESP3 both send as a bulk string (e.g. INCRBYFLOAT)."""
+
+
+class DoubleText(bytes):
+    """A double printed by its command (GEOPOS's coordinates, Redis'
+    addReplyHumanLongDouble): a RESP3 double, a RESP2 bulk string."""
 
 
 _STATUS_CACHE: dict[str, bytes] = {}
@@ -125,6 +131,8 @@ def _encode_rare(v: object, t: type, resp3: bool) -> bytes:
         return (b">%d\r\n" if resp3 else b"*%d\r\n") % len(v) + b"".join(  # type: ignore[arg-type]
             [encode(x, resp3) for x in v]  # type: ignore[attr-defined]
         )
+    if t is DoubleText:
+        return b",%b\r\n" % v if resp3 else b"$%d\r\n%b\r\n" % (len(v), v)  # type: ignore[arg-type]
     if isinstance(v, bytes):
         return b"$%d\r\n%b\r\n" % (len(v), v)
     if isinstance(v, int):

@@ -45,6 +45,15 @@ SEQUENCES = {
               ("ZREM", "z", "a"), ("ZADD", "z", "3", "c"), ("ZPOPMIN", "z"), ("ZREMRANGEBYSCORE", "z", "0", "100"),
               ("ZADD", "z", "1", "m"), ("ZUNIONSTORE", "zz", "1", "z"), ("ZREMRANGEBYRANK", "zz", "0", "-1"),
               ("ZADD", "q", "1", "x"), ("ZRANGESTORE", "q2", "q", "0", "-1"), ("ZMPOP", "1", "q", "MAX")],
+    "geo": [("GEOADD", "g", "1", "2", "a", "3", "4", "b"), ("GEOADD", "g", "1", "2", "a"),
+            ("GEOADD", "g", "XX", "CH", "5", "6", "a"), ("GEOADD", "g", "NX", "5", "6", "c"),
+            ("GEORADIUS", "g", "1", "2", "1000", "km", "STORE", "d"), ("GEORADIUS", "g", "1", "2", "1000", "km"),
+            ("GEORADIUSBYMEMBER", "g", "a", "10", "km", "STOREDIST", "d"),
+            ("GEOSEARCHSTORE", "e", "g", "FROMMEMBER", "a", "BYRADIUS", "1", "km", "STOREDIST"),
+            ("GEORADIUS", "g", "-100", "-50", "1", "km", "STORE", "d"),  # nothing there: d deleted
+            ("GEORADIUS", "g", "-100", "-50", "1", "km", "STORE", "d"),  # and no event when there is no d
+            ("GEOSEARCHSTORE", "e", "nokey", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+            ("GEOSEARCH", "g", "FROMMEMBER", "a", "BYRADIUS", "1", "km"), ("ZREM", "g", "a", "b", "c")],
     "generic": [("SET", "k", "v"), ("EXPIRE", "k", "100"), ("PERSIST", "k"), ("PEXPIRE", "k", "100000"),
                 ("RENAME", "k", "k2"), ("COPY", "k2", "k3"), ("EXPIRE", "k3", "-1"), ("SET", "e", "v", "PX", "1"),
                 ("SLEEP",), ("GET", "e"), ("GETEX", "k2", "EX", "100"), ("GETEX", "k2", "PERSIST"),

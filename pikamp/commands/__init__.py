@@ -16,6 +16,7 @@ MODULES = (
     "sets",
     "zsets",
     "blocking_zsets",
+    "geo",
     "admin",
     "pika_scans",
     "transactions",

@@ -102,6 +102,7 @@ _CATEGORY_BY_GROUP = {
     "connection": "@connection",
     "bitmap": "@bitmap",
     "hyperloglog": "@hyperloglog",
+    "geo": "@geo",
     "pubsub": "@pubsub",
     "transactions": "@transaction",
     "scripting": "@scripting",
