@@ -1,9 +1,10 @@
 """String commands: argument parsing and reply shaping; storage in pikamp.storage.strings."""
 from __future__ import annotations
 
+from pikamp import lcs
 from pikamp.commands.table import command
 from pikamp.errors import INVALID_EXPIRE, NOT_INTEGER, SYNTAX, RespError, wrong_arity
-from pikamp.numbers import parse_int
+from pikamp.numbers import c_word, parse_int
 from pikamp.storage import strings
 
 _MAX_MS = 2**63 - 1
@@ -11,6 +12,10 @@ _PKSETEXAT_MAX = 2**31 - 1  # Pika keeps the timestamp in an int32 and refuses I
 
 OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
 DECREMENT_OVERFLOW = "ERR decrement would overflow"
+LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
+LCS_LEN_AND_IDX = "ERR If you want both the length and indexes, please just use IDX."
+LCS_TOO_LONG = "ERR String too long for LCS"
+LCS_TOO_BIG = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
 
 # SET / GETEX options (Redis's parseExtendedStringArgumentsOrReply).
 _NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
@@ -265,3 +270,48 @@ def decrby(ctx, args):
 def incrbyfloat(ctx, args):
     # A bulk string in RESP3 too: it is the stored value, not a double reply.
     return strings.incr_by_float(ctx.db, args[1], args[2])
+
+
+# -- LCS -------------------------------------------------------------------------------
+@command("lcs", -3, "readonly", (1, 2, 1), group="string", since="7.0.0", summary="Find longest common substring",
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively")
+def lcs_(ctx, args):
+    """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]: a missing key
+    is an empty string; refused where Redis' table would pass proto-max-bulk-len."""
+    db = ctx.db
+    records = [db.lookup(args[1]), db.lookup(args[2])]
+    if any(raw is not None and not strings.is_string(raw) for raw in records):
+        raise RespError(LCS_NOT_STRINGS)
+    getlen = getidx = withmatchlen = False
+    minmatchlen = 0
+    j = 3
+    while j < len(args):
+        opt = c_word(args[j])
+        if opt == b"idx":
+            getidx = True
+        elif opt == b"len":
+            getlen = True
+        elif opt == b"withmatchlen":
+            withmatchlen = True
+        elif opt == b"minmatchlen" and j + 1 < len(args):
+            minmatchlen = max(parse_int(args[j + 1]), 0)
+            j += 1
+        else:
+            raise RespError(SYNTAX)
+        j += 1
+    if getlen and getidx:
+        raise RespError(LCS_LEN_AND_IDX)
+    alen, blen = (0 if raw is None else strings.length(raw) for raw in records)
+    if max(alen, blen) >= 2**32 - 2:
+        raise RespError(LCS_TOO_LONG)
+    if lcs.table_bytes(alen, blen) > ctx.worker.max_bulk:
+        raise RespError(LCS_TOO_BIG)
+    a, b = (b"" if raw is None else strings.value_of(db, key, raw) for key, raw in zip(args[1:3], records))
+    if getlen:
+        return lcs.length(a, b)
+    text, ranges = lcs.matches(a, b)
+    if not getidx:
+        return text
+    found = [[[a_start, a_end], [b_start, b_end]] + ([a_end - a_start + 1] if withmatchlen else [])
+             for a_start, a_end, b_start, b_end in ranges if a_end - a_start + 1 >= minmatchlen]
+    return {b"matches": found, b"len": len(text)}
