@@ -144,6 +144,9 @@ _STORES = {b"sinterstore", b"sunionstore", b"sdiffstore", b"zinterstore", b"zuni
            b"zrangestore", b"sortstore", b"georadiusstore", b"geosearchstore", b"set", b"expire"}
 
 
+# Commands that write the key after their last STORE / STOREDIST, which Redis'
+# key specs (the first of each) can miss: their events go to the keys written.
+_STORE_BY_KEYWORD = {"georadius", "georadiusbymember"}
 # Commands whose event depends on which of their keys it is.
 _BY_POSITION = {"rename", "renamenx", "copy", "rpoplpush", "brpoplpush", "lmove", "blmove", "smove"}
 _PUSH_FIRST = {"rpoplpush", "brpoplpush", "lmove", "blmove"}
@@ -155,6 +158,8 @@ def events(cmd_name: str, args: list[bytes], keys: list[bytes], touched: dict, e
     if make is None:
         return []
     out = []
+    if cmd_name in _STORE_BY_KEYWORD:
+        keys = list(touched)
     changed = [k for k in dict.fromkeys(keys) if k in touched]
     if cmd_name in _PUSH_FIRST:
         changed.reverse()  # as Redis: the push on the destination, then the pop

@@ -49,6 +49,7 @@ SEQUENCES = {
             ("GEOADD", "g", "XX", "CH", "5", "6", "a"), ("GEOADD", "g", "NX", "5", "6", "c"),
             ("GEORADIUS", "g", "1", "2", "1000", "km", "STORE", "d"), ("GEORADIUS", "g", "1", "2", "1000", "km"),
             ("GEORADIUSBYMEMBER", "g", "a", "10", "km", "STOREDIST", "d"),
+            ("GEORADIUS", "g", "1", "2", "1000", "km", "STORE", "x", "STORE", "y"),  # y: the last one
             ("GEOSEARCHSTORE", "e", "g", "FROMMEMBER", "a", "BYRADIUS", "1", "km", "STOREDIST"),
             ("GEORADIUS", "g", "-100", "-50", "1", "km", "STORE", "d"),  # nothing there: d deleted
             ("GEORADIUS", "g", "-100", "-50", "1", "km", "STORE", "d"),  # and no event when there is no d
