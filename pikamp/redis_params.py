@@ -206,7 +206,7 @@ REDIS_PARAMS: dict[str, tuple[str, str, tuple | None]] = {
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 
 
-def _memory(text: str) -> int | None:
+def memory(text: str) -> int | None:
     """Redis' memtoull: digits and an optional unit (k = 1000, kb = 1024 ...)."""
     t = text.lower()
     i = len(t)
@@ -306,7 +306,7 @@ def _ranged(name: str, text: str) -> str:
             raise ValueError(f"argument(s) must be one of the following: {', '.join(spec)}")  # type: ignore[arg-type]
         return v
     if kind in ("int", "memory"):
-        n = _integer(text) if kind == "int" else _memory(text)
+        n = _integer(text) if kind == "int" else memory(text)
         if n is None:
             raise ValueError("argument couldn't be parsed into an integer" if kind == "int"
                              else "argument must be a memory value")

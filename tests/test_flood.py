@@ -10,7 +10,7 @@ import psutil
 import pytest
 import redis
 
-from resp_client import read_to_eof
+from resp_client import RawConn, read_to_eof
 from servers import HOST, PikampServer
 
 GETS = 300_000
@@ -124,3 +124,25 @@ def test_query_buffer_limit_closes_client(srv):
     finally:
         c.config_set("client-query-buffer-limit", 1 << 30)
         c.close()
+
+
+def test_proto_max_bulk_len_set_at_run_time(srv):
+    """CONFIG SET proto-max-bulk-len reaches every worker and their open
+    connections: a bigger bulk is then a protocol error, SETRANGE past it
+    and APPEND over it are refused."""
+    c = redis.Redis(host=HOST, port=srv.port, protocol=2)
+    conns = [RawConn(srv.port) for _ in range(4)]  # open before the change, on both workers
+    try:
+        c.config_set("proto-max-bulk-len", "2mb")
+        assert c.config_get("proto-max-bulk-len") == {"proto-max-bulk-len": "2097152"}
+        for db, conn in enumerate(conns):
+            assert conn.call("SELECT", str(db % 2)) == b"+OK\r\n"
+            assert conn.call("SETRANGE", "k", str(3 << 20), "x").startswith(
+                b"-ERR string exceeds maximum allowed size")
+            conn.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n")
+            assert conn.read_reply() == b"-ERR Protocol error: invalid bulk length\r\n"
+    finally:
+        c.config_set("proto-max-bulk-len", "512mb")
+        c.close()
+        for conn in conns:
+            conn.close()

@@ -278,7 +278,10 @@ _MUTABLE: dict[str, tuple | None] = {  # (lo, hi) integers, or the names allowed
     "appendfsync": CHOICES["appendfsync"],
     "client-output-buffer-limit": None,  # checked by parse_output_limits
     "client-query-buffer-limit": RANGES["client-query-buffer-limit"],  # Redis' minimum: 1 MB
+    "proto-max-bulk-len": RANGES["proto-max-bulk-len"],
 }
+
+_MEMORY_KEYS = {"client-query-buffer-limit", "proto-max-bulk-len"}
 
 _CONFIG_HELP = [
     "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -362,7 +365,12 @@ def _parse_setting(key: str, value: bytes) -> str:
         if text.lower() not in bounds:
             raise RespError(f"argument(s) must be one of the following: {', '.join(bounds)}")
         return text.lower()
-    n = parse_int(value, "argument couldn't be parsed into an integer")
+    if key in _MEMORY_KEYS:  # Redis' memory values: units (1k = 1000, 1kb = 1024 ...)
+        n = redis_params.memory(text)
+        if n is None:
+            raise RespError("argument must be a memory value")
+    else:
+        n = parse_int(value, "argument couldn't be parsed into an integer")
     lo, hi = bounds
     if not lo <= n <= hi:
         raise RespError(f"argument must be between {lo} and {hi} inclusive")
@@ -455,6 +463,10 @@ def _apply_config(ctx, args):
             w.set_fsync(text)
         elif name == "client-query-buffer-limit":
             w.query_limit = int(text)
+        elif name == "proto-max-bulk-len":
+            w.max_bulk = int(text)
+            for c in w.clients.values():  # (a bulk being read now was checked already)
+                c.parser.max_bulk = w.max_bulk
         elif name == "slowlog-max-len":
             w.slowlog.resize(int(text))
         elif name == "slowlog-log-slower-than":
