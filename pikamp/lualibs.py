@@ -1,12 +1,13 @@
 """The libraries Redis bundles for scripts that stock Lua 5.1 lacks: ``bit``
-(LuaBitOp) and ``cjson`` (lua-cjson's encode / decode and ``cjson.null``).
+(LuaBitOp), ``cjson`` (lua-cjson's encode / decode and ``cjson.null``),
+``cmsgpack`` and ``struct``.
 
 ``bit`` is done in Python with LuaBitOp's semantics (numbers are taken
 modulo 2^32, rounded to the nearest integer, results are signed 32-bit);
 ``cjson.encode`` walks the Lua values from Python, ``cjson.decode`` parses
 with Python's json. Both are Python functions, which Lua sees as C
 functions, as Redis' are: an error names the line of the script that called
-them. ``cmsgpack`` and ``struct`` are not provided.
+them. ``cmsgpack`` and ``struct`` are in pikamp.luamsgpack.
 """
 from __future__ import annotations
 

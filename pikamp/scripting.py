@@ -2,7 +2,8 @@
 
 Redis embeds Lua 5.1; so does pikamp (lupa.lua51). The interpreter is
 sandboxed as Redis 7.0 sandboxes its own: no os, io, package, loadfile,
-dofile, print or debug; bit and cjson as Redis bundles them (pikamp.lualibs); globals and the library tables are read-only
+dofile, print or debug; bit, cjson, cmsgpack and struct as Redis bundles them
+(pikamp.lualibs, pikamp.luamsgpack); globals and the library tables are read-only
 ("Attempt to modify a readonly table"), and reading a global that does not
 exist is an error, so no script can leave state behind for the next one.
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import lupa.lua51 as lua51
 
-from pikamp import REDIS_VERSION, acl, lualibs, multi
+from pikamp import REDIS_VERSION, acl, lualibs, luamsgpack, multi
 from pikamp.commands.table import ALL, LOCAL, lookup, runs
 from pikamp.deferred import Deferred, Pending
 from pikamp.errors import RespError
@@ -51,7 +52,7 @@ _MAX_DEPTH = 1000  # nested tables in a reply (Redis: "reached lua stack limit")
 # up here; what the user's code sees as its globals is the read-only proxy P.
 _SETUP = r"""
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_acl_check, py_set_repl,
-      version, version_num, bit, cjson, py_check = ...
+      version, version_num, bit, cjson, cmsgpack, struct, py_check = ...
 local G = _G
 local rawset0, rawget, setmetatable0, getmetatable, error, type, tostring, select, next =
       rawset, rawget, setmetatable, getmetatable, error, type, tostring, select, next
@@ -128,7 +129,7 @@ end
 for name in pairs(kept) do
   if type(kept[name]) == "table" then kept[name] = proxy(kept[name]) end
 end
-kept.bit, kept.cjson = proxy(bit), proxy(cjson)
+kept.bit, kept.cjson, kept.cmsgpack, kept.struct = proxy(bit), proxy(cjson), proxy(cmsgpack), proxy(struct)
 kept.redis = proxy(redis)
 kept.pcall = function(...) return pcall_result(pcall0(...)) end
 kept.rawget = function(t, k)
@@ -319,7 +320,7 @@ class Scripting:
         self._compile, self._run = lua.execute(
             _SETUP, self._call, self._pcall, self._unwrap, self._log, self._sha1hex, self._setresp,
             self._acl_check, self._set_repl, REDIS_VERSION.encode(), _VERSION_NUM, libs.bit, libs.cjson,
-            self._check)
+            luamsgpack.Msgpack(lua).table(), luamsgpack.Struct(lua).table(), self._check)
         self._table = self.lua.table_from
 
     # -- the cache -------------------------------------------------------------

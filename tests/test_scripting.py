@@ -105,6 +105,40 @@ WITH_DATA = [
 ]
 
 
+# cmsgpack and struct (pikamp.luamsgpack), byte for byte.
+PACKING = [
+    "return cmsgpack.pack(1, 'a', {1,2}, {a=1}, 1.5, -1, 300, -300, true, nil)",
+    "return cmsgpack.pack(string.rep('x', 40))", 'return cmsgpack.pack(0.1)', 'return cmsgpack.pack(2^40)',
+    'return cmsgpack.pack(-(2^40))', "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', 3))}",
+    "return cmsgpack.unpack('')", "return cmsgpack.unpack('\\192\\193')", "return cmsgpack.unpack('\\217')",
+    'return cmsgpack.pack()', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}',
+    'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}',
+    'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}',
+    'return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}', 'return cmsgpack.pack({1,nil,3})',
+    'return cmsgpack.pack({[1]=1,[3]=3})', 'return cmsgpack._VERSION', 'return cmsgpack.pack(1e300)',
+    'return cmsgpack.pack(0/0)', 'return cmsgpack.pack(2^64)', 'return cmsgpack.pack(1/0)',
+    'return cmsgpack.pack(function() end)', "return cmsgpack.pack(string.rep('y', 300))",
+    "return cmsgpack.pack(string.rep('y', 70000)):sub(1, 8)",
+    'local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)',
+    "local t = {} for i = 1, 20 do t['k'..i] = i end return #cmsgpack.pack(t)",
+    'local t = {} t[1] = t return cmsgpack.pack(t)', 'return cmsgpack.unpack(cmsgpack.pack({a={b={1,2}}})).a.b[2]',
+    'return {cmsgpack.unpack(cmsgpack.pack(-1, -33, -129, -32769, -2147483649, 128, 65536, 4294967296))}',
+    'return cmsgpack.unpack(cmsgpack.pack(1.5)) * 2', "return cmsgpack.unpack('\\196\\2ab')",
+    "return cmsgpack.unpack('\\199\\1\\1a')", "return struct.pack('<i', -2)", "return struct.pack('>I3', 65536+2)",
+    "return struct.pack('bBhH', -1, 255, -2, 65535)", "return struct.pack('s', 'ab')",
+    "return struct.pack('c3', 'abcdef')", "return struct.pack('c0', 'abcdef')", "return struct.pack('!4 b i', 1, 2)",
+    "return struct.pack('d', 1.5)", "return struct.pack('f', 1.5)",
+    "return {struct.unpack('<i', struct.pack('<i', -2))}",
+    "return {struct.unpack('bc0', struct.pack('b', 3) .. 'xyz')}", "return {struct.unpack('s', 'ab\\0cd')}",
+    "return {struct.unpack('>I2', 'abcd', 3)}", "return struct.size('!8 b d')", "return struct.size('i3 h')",
+    "return struct.pack('q', 1)", "return {struct.unpack('>I2', 'a')}", "return struct.pack('i17', 1)",
+    "return struct.pack('l', 1)", "return struct.pack('i', 'x')", "return struct.pack('>i16', -1)",
+    "return {struct.unpack('>i3', struct.pack('>i3', -5))}", "return struct.size('s')",
+    "return struct.pack('!3 i', 1)", "return {struct.unpack('c0', 'abc')}", "return struct.pack('>L', 2^40)",
+    "return {struct.unpack('<h', '\\255\\255')}", "return struct.pack('c5', 'ab')", "return struct.pack('i')",
+]
+
+
 def _data(diff):
     diff("SET", "s", "abc")
     diff("HSET", "h", "a", "1")
@@ -119,6 +153,11 @@ def test_values_a_script_returns(diff, body):
 
 @pytest.mark.parametrize("body", ERRORS)
 def test_errors_and_the_sandbox(diff, body):
+    diff("EVAL", body, "0")
+
+
+@pytest.mark.parametrize("body", PACKING)
+def test_cmsgpack_and_struct(diff, body):
     diff("EVAL", body, "0")
 
 
