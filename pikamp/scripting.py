@@ -46,6 +46,9 @@ NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 _VERSION_NUM = sum(int(p) << s for p, s in zip(REDIS_VERSION.split("."), (16, 8, 0)))
 _LLONG_MIN = -(1 << 63)
 _MAX_DEPTH = 1000  # nested tables in a reply (Redis: "reached lua stack limit")
+# What one worker's Lua may allocate: a script past it fails ("not enough
+# memory") and the worker lives on. Redis sets no limit.
+MEMORY_LIMIT = 1 << 30
 
 # Built once per interpreter. Called with the Python callbacks; returns the
 # functions pikamp uses (compile, run). Everything a script can reach is set
@@ -149,15 +152,36 @@ kept.getfenv = function(f)
   if e == G or e == kept then return P end
   return e
 end
--- Code a script loads runs in the scripts' globals too.
-local load0 = load
-kept.loadstring = function(...)
-  local f, e = loadstring(...)
+-- Code a script loads runs in the scripts' globals too, and is text: Redis'
+-- Lua parses precompiled chunks (string.dump's) as text, which fails, as
+-- here (bytecode can break out of any sandbox).
+local function text_only(s, name)
+  if s:byte(1) ~= 27 then return loadstring(s, name) end
+  name = name or s
+  if name:find("^[=@]") then  -- as luaO_chunkid names a chunk
+    name = name:sub(2)
+  else
+    local line = name:match("^[^%z\n\r]*")
+    name = '[string "' .. (#line > 45 and line:sub(1, 42) .. "..." or line) .. '"]'
+  end
+  return nil, name .. ":1: unexpected symbol near 'char(27)'"
+end
+kept.loadstring = function(s, name)
+  if type(s) ~= "string" then return loadstring(s, name) end
+  local f, e = text_only(s, name)
   if f ~= nil then setfenv0(f, P) end
   return f, e
 end
-kept.load = function(...)
-  local f, e = load0(...)
+kept.load = function(reader, name)
+  if type(reader) ~= "function" then return load0(reader, name) end
+  local parts = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == "" then break end
+    if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    parts[#parts + 1] = piece
+  end
+  local f, e = text_only(table.concat(parts), name or "=(load)")
   if f ~= nil then setfenv0(f, P) end
   return f, e
 end
@@ -223,7 +247,7 @@ end
 -- Every 100000 instructions: a busy script is reported, SCRIPT KILL heard.
 dbg.sethook(function() py_check() end, "", 100000)
 
-return compile, run
+return compile, run, function() collectgarbage("collect") end
 """
 
 
@@ -308,16 +332,19 @@ class Scripting:
 
     def __init__(self, worker: "Worker") -> None:
         self.w = worker
-        self.cache: dict[bytes, Script] = {}
+        self.cache: dict[bytes, Script] = {}  # by SHA1 (hex)
+        self.by_body: dict[bytes, Script] = {}
+        self._busy_setting: tuple[str | None, float] = ("", 0.0)  # busy-reply-threshold as set, in s
         self.running: _Run | None = None
         self._new_interpreter()
 
     def _new_interpreter(self) -> None:
         self.lua = lua51.LuaRuntime(encoding=None, unpack_returned_tuples=True, register_eval=False,
+                                    max_memory=MEMORY_LIMIT,
                                     register_builtins=False, attribute_filter=_no_attributes)
         lua = self.lua
         libs = lualibs.Libraries(lua)
-        self._compile, self._run = lua.execute(
+        self._compile, self._run, self._collect = lua.execute(
             _SETUP, self._call, self._pcall, self._unwrap, self._log, self._sha1hex, self._setresp,
             self._acl_check, self._set_repl, REDIS_VERSION.encode(), _VERSION_NUM, libs.bit, libs.cjson,
             luamsgpack.Msgpack(lua).table(), luamsgpack.Struct(lua).table(), self._check)
@@ -327,21 +354,26 @@ class Scripting:
     def load(self, body: bytes) -> tuple[Script, bool]:
         """The script of ``body``, compiled and cached; (it, whether it was new).
         RespError if it does not compile."""
+        script = self.by_body.get(body)  # (a dict lookup costs less than SHA1 for each EVAL)
+        if script is not None:
+            return script, False
         sha = sha1hex(body)
         script = self.cache.get(sha)
         if script is not None:
+            self.by_body[body] = script
             return script, False
         code, no_writes = _shebang(body)
         ok, fn = self._compile(code)
         if not ok:
             raise RespError("ERR Error compiling script (new function): "
                             + fn.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
-        script = self.cache[sha] = Script(sha, body, fn, no_writes)
+        script = self.cache[sha] = self.by_body[body] = Script(sha, body, fn, no_writes)
         return script, True
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script, with a fresh interpreter (as Redis)."""
         self.cache.clear()
+        self.by_body.clear()
         self._new_interpreter()
 
     # -- running ---------------------------------------------------------------
@@ -351,7 +383,7 @@ class Scripting:
         w = self.w
         caller_resp3 = ctx.resp3
         conn, client_id = ctx.conn, ctx.client_id
-        state = _Run(ctx, script, readonly, w.config.redis_int("busy-reply-threshold") / 1000)
+        state = _Run(ctx, script, readonly, self._busy_after())
         self.running = state
         was_in_exec, w.in_exec = w.in_exec, True  # blocking commands answer at once
         engines = [db.engine for db in w.dbs.values()]
@@ -388,6 +420,10 @@ class Scripting:
         """The reply for a script that raised ``err`` (an error table, see the
         handler in _SETUP): its message, with where it was raised."""
         msg = None
+        if type(err) is bytes:  # no handler ran: Lua itself failed
+            self._collect()  # (what the script held is garbage now)
+            return _error_line(b"ERR " + err + (b" (a script's Lua memory is at most %d MB)" % (MEMORY_LIMIT >> 20)
+                                                if err == b"not enough memory" else b""))
         if lua51.lua_type(err) == "table":
             msg = err[b"err"]
             source, line = err[b"source"], err[b"line"]
@@ -541,6 +577,13 @@ class Scripting:
         raise RespError(f"ERR pikamp does not run {name.upper()} inside scripts")
 
     # -- busy scripts ------------------------------------------------------------
+    def _busy_after(self) -> float:
+        """busy-reply-threshold (lua-time-limit) in seconds, parsed once per value."""
+        text = self.w.config.values.get("busy-reply-threshold")
+        if text != self._busy_setting[0]:
+            self._busy_setting = (text, self.w.config.redis_int("busy-reply-threshold") / 1000)
+        return self._busy_setting[1]
+
     def _check(self) -> None:
         """The count hook: past busy-reply-threshold the script is announced
         (a mark file other workers' SCRIPT KILL reads, and the log); a kill

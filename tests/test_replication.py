@@ -91,8 +91,9 @@ def _writes(port: int, n: int, tag: str) -> int:
         tx.incr(f"{tag}tx")
         tx.rpush(f"{tag}txl", "a")
         tx.execute()
-        c.eval("for i = 1, 5 do redis.call('hincrby', KEYS[1], 'n', i) end redis.call('del', KEYS[2])",
-               2, f"{tag}lua", f"{tag}s1")  # a script: its changes replicate
+        c.eval("for i = 1, 5 do redis.call('hincrby', KEYS[1], 'n', i) end "
+               "redis.call('rpush', KEYS[2], 'a', 'b', 'c') redis.call('lpop', KEYS[2])",
+               2, f"{tag}lua", f"{tag}lual")  # a script: its changes replicate
         c.close()
     return sent + 1
 

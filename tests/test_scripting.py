@@ -47,7 +47,13 @@ ERRORS = [
     "return +", "rawset(_G, 'x', 1)", "setmetatable(_G, nil)", "_G.x = 1", "redis.call = nil",
     "return redis.set_repl(99)", "return redis.acl_check_cmd('nosuch')", "return redis.acl_check_cmd()",
     "return bit.band({})", "return cjson.encode(function() end)", "return cjson.encode({[1]=1, [20]=2})",
-    "return cjson.encode(0/0)",
+    "return cjson.encode(0/0)", "return {loadstring(string.dump(function() return 1 end))}",
+    "local f, e = loadstring(string.dump(function() return 1 end)) return e",
+    "local f, e = loadstring(string.dump(function() return 1 end), 'name') return e",
+    "local p = {string.dump(function() return 1 end)} local i = 0 "
+    "local f, e = load(function() i = i + 1 return p[i] end) return e",
+    "local p = {'return ', '7'} local i = 0 return load(function() i = i + 1 return p[i] end)()",
+    "return loadstring('return 8')()", "local f, e = loadstring('return +') return e",
 ]
 
 WITH_DATA = [
@@ -480,3 +486,12 @@ def test_script_kill(own_server):
     finally:
         killer.close()
         runner.close()
+
+
+def test_a_script_past_the_memory_limit_fails_and_the_worker_lives(r2):
+    """A worker's Lua may hold at most 1 GB (Redis has no limit): past it the
+    script fails, its garbage is collected, and the next script runs."""
+    with pytest.raises(redis.ResponseError, match=r"not enough memory \(a script's Lua memory is at most 1024 MB\)"):
+        r2.eval("local t = {} for i = 1, 8 do t[i] = string.rep('x', 2^28) .. i end return #t", 0)
+    assert r2.eval("return #string.rep('y', 2^27)", 0) == 2**27
+    assert r2.ping()
