@@ -55,7 +55,7 @@ MEMORY_LIMIT = 1 << 30
 # up here; what the user's code sees as its globals is the read-only proxy P.
 _SETUP = r"""
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_acl_check, py_set_repl,
-      version, version_num, bit, cjson, cmsgpack, struct, py_check = ...
+      version, version_num, bit, cjson, cmsgpack, struct, py_check, py_register = ...
 local G = _G
 local rawset0, rawget, setmetatable0, getmetatable, error, type, tostring, select, next =
       rawset, rawget, setmetatable, getmetatable, error, type, tostring, select, next
@@ -193,9 +193,28 @@ kept.setfenv = function(f, t)
 end
 
 
+-- While a function library loads, its code sees only a few things (Redis
+-- 7.0: register_function, log and the versions); its functions, once
+-- called, see the globals of any script (but no KEYS/ARGV: they get theirs
+-- as arguments).
+local load_api = {register_function = py_register, log = redis.log, LOG_DEBUG = 0, LOG_VERBOSE = 1,
+                  LOG_NOTICE = 2, LOG_WARNING = 3, REDIS_VERSION = version, REDIS_VERSION_NUM = version_num}
+local function strict(t)  -- reading what is not there is an error, as for globals
+  local p = setmetatable0({}, {
+    __index = function(_, k)
+      local v = t[k]
+      if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
+      return v
+    end,
+    __newindex = readonly, __metatable = false})
+  protected[p] = true
+  return p
+end
+local loading = {redis = strict(load_api)}
+local visible = kept
 setmetatable0(P, {
   __index = function(_, k)
-    local v = kept[k]
+    local v = visible[k]
     if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
     return v
   end,
@@ -214,7 +233,7 @@ local function handler(err)
   while true do
     local i = dbg.getinfo(level, "Sl")
     if i == nil then break end
-    if i.source == "@user_script" then info = i break end
+    if i.source == "@user_script" or i.source == "@user_function" then info = i break end
     level = level + 1
   end
   if type(err) == "userdata" then
@@ -247,7 +266,21 @@ end
 -- Every 100000 instructions: a busy script is reported, SCRIPT KILL heard.
 dbg.sethook(function() py_check() end, "", 100000)
 
-return compile, run, function() collectgarbage("collect") end
+local function load_library(code)
+  local f, e = loadstring(code, "@user_function")
+  if f == nil then return false, e, false end
+  setfenv0(f, P)
+  visible = loading
+  local ok, err = xpcall(f, handler)
+  visible = kept
+  return ok, err, true
+end
+
+local function call_function(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+
+return compile, run, function() collectgarbage("collect") end, load_library, call_function
 """
 
 
@@ -271,13 +304,14 @@ class _Raised(Exception):
 class Script:
     """A compiled script of the cache."""
 
-    __slots__ = ("sha", "body", "fn", "no_writes")
+    __slots__ = ("sha", "body", "fn", "no_writes", "function")
 
     def __init__(self, sha: bytes, body: bytes, fn, no_writes: bool) -> None:
-        self.sha = sha
+        self.sha = sha  # what errors name it by (a function: its name)
         self.body = body
         self.fn = fn
         self.no_writes = no_writes
+        self.function = False  # a registered function (FCALL), called with (keys, args)
 
 
 class _Run:
@@ -336,6 +370,8 @@ class Scripting:
         self.by_body: dict[bytes, Script] = {}
         self._busy_setting: tuple[str | None, float] = ("", 0.0)  # busy-reply-threshold as set, in s
         self.running: _Run | None = None
+        # redis.register_function while a library loads (pikamp.functions sets it).
+        self.register = None
         self._new_interpreter()
 
     def _new_interpreter(self) -> None:
@@ -344,10 +380,11 @@ class Scripting:
                                     register_builtins=False, attribute_filter=_no_attributes)
         lua = self.lua
         libs = lualibs.Libraries(lua)
-        self._compile, self._run, self._collect = lua.execute(
+        self._compile, self._run, self._collect, self._load_library, self._call_function = lua.execute(
             _SETUP, self._call, self._pcall, self._unwrap, self._log, self._sha1hex, self._setresp,
             self._acl_check, self._set_repl, REDIS_VERSION.encode(), _VERSION_NUM, libs.bit, libs.cjson,
-            luamsgpack.Msgpack(lua).table(), luamsgpack.Struct(lua).table(), self._check)
+            luamsgpack.Msgpack(lua).table(), luamsgpack.Struct(lua).table(), self._check,
+            lambda *args: self.register(*args))
         self._table = self.lua.table_from
 
     # -- the cache -------------------------------------------------------------
@@ -391,7 +428,8 @@ class Scripting:
         for e in engines:  # range reads see the script's own writes, in one batch
             e.merging = True
         try:
-            result = self._run(script.fn, self._table(keys), self._table(argv))
+            runner = self._call_function if script.function else self._run
+            result = runner(script.fn, self._table(keys), self._table(argv))
             ok, value = result[:2] if type(result) is tuple else (result, None)
             if ok:
                 out = self._reply(value, caller_resp3, state.resp, 0)

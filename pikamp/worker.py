@@ -673,6 +673,7 @@ class Worker:
         self.watches: dict[int, list[tuple[int, bytes, int]]] = {}
         self.in_exec = False  # running an EXEC's commands (nothing blocks)
         self.scripting = None  # pikamp.scripting.Scripting, made by the first script
+        self.functions = None  # pikamp.functions.Functions: made on use, dropped when libraries change
         # CLIENT PAUSE (see pikamp.pause): 0 none, pause.WRITE or pause.ALL;
         # until when (time.monotonic); the clients it holds back.
         self.pause_kind = 0

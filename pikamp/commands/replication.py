@@ -27,7 +27,8 @@ from pikamp.errors import SYNTAX, RespError
 from pikamp.numbers import parse_int
 from pikamp.resp import decode
 from pikamp.storage.binlog import BinlogError, offset_value, unpack_position
-from pikamp.storage.engine import META
+from pikamp.storage import codec
+from pikamp.storage.engine import META, STATE
 
 UNAVAILABLE = b"-ERR the replication process is not available; try again\r\n"
 REPL_SOCKET = "replication.sock"
@@ -219,9 +220,15 @@ def _replicate(ctx, args):
     def on_put(cf: int, key: bytes) -> None:
         if cf == META and blocked and key in blocked:
             db.mark_ready(key)  # a client BLPOPs this key on the replica
+        elif cf == STATE and key.startswith(codec.FUNCTION_PREFIX):
+            ctx.worker.functions = None  # the libraries changed: read again on next use
+
+    def on_delete(cf: int, key: bytes) -> None:
+        if cf == STATE and key.startswith(codec.FUNCTION_PREFIX):
+            ctx.worker.functions = None
 
     try:
-        db.engine.replicate(unpack_position(args[1])[0], args[2:], on_put)
+        db.engine.replicate(unpack_position(args[1])[0], args[2:], on_put, on_delete)
     except BinlogError as e:
         raise RespError(f"ERR {e}") from None
     db.reload_size()  # the key count came with the effects
@@ -254,6 +261,7 @@ def _install_db(ctx, args):
         db.reopen(w.open_engine(db.index))
     shutil.rmtree(old, ignore_errors=True)
     db.engine.adopt_position(*unpack_position(args[2]))
+    w.functions = None  # the master's function libraries came with its DB
     for key in list(db.blocked):
         if db.lookup(key) is not None:
             db.mark_ready(key)

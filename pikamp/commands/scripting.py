@@ -1,5 +1,7 @@
 """Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
-(LOAD, EXISTS, FLUSH, HELP); the interpreter is pikamp.scripting.
+(LOAD, EXISTS, FLUSH, KILL, HELP); the interpreter is pikamp.scripting.
+Functions: FCALL, FCALL_RO and FUNCTION (LOAD, DELETE, FLUSH, LIST, STATS,
+KILL, HELP); the libraries are pikamp.functions.
 
 Each worker has its own interpreter and script cache. A script loaded in one
 worker (SCRIPT LOAD, or the first EVAL of it) is sent to the others at once,
@@ -7,17 +9,18 @@ so that EVALSHA finds it whichever worker owns the client's DB. SCRIPT KILL
 stops a script that runs longer than busy-reply-threshold (lua-time-limit)
 and has not written, as in Redis; but the busy worker serves nothing
 meanwhile (no BUSY replies: its clients wait), so SCRIPT KILL must come
-through a connection of another worker. SCRIPT DEBUG and FUNCTION / FCALL
-are not provided.
+through a connection of another worker. SCRIPT DEBUG, FUNCTION DUMP and
+FUNCTION RESTORE are not provided.
 """
 from __future__ import annotations
 
-from pikamp import scripting
+from pikamp import functions, scripting
 from pikamp.commands.table import ALL, LOCAL, command, dispatch
 from pikamp.deferred import Deferred
 from pikamp.errors import RespError
+from pikamp.glob import Glob
 from pikamp.numbers import parse_int
-from pikamp.resp import Raw
+from pikamp.resp import Raw, ordered_set
 
 _EVAL_FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
@@ -174,4 +177,194 @@ def script_load_shared(ctx, args):
 @command("__script_flush", 1, "", route=ALL, internal=True, summary="SCRIPT FLUSH in this worker")
 def script_flush_here(ctx, args):
     scripting.of(ctx.worker).flush()
+    return "OK"
+
+
+# -- functions (Redis 7.0) ------------------------------------------------------------
+def _fcall(ctx, args: list[bytes], readonly: bool):
+    numkeys = parse_int(args[2], "ERR Bad number of keys provided")
+    if numkeys > len(args) - 3:
+        raise RespError("ERR Number of keys can't be greater than number of args")
+    if numkeys < 0:
+        raise RespError("ERR Number of keys can't be negative")
+    f = functions.of(ctx.worker)
+    fn = f.by_name.get(args[1])
+    if fn is None:
+        raise RespError("ERR Function not found")
+    if readonly and not fn.no_writes:
+        raise RespError("ERR Can not execute a script with write flag using *_ro command.")
+    return f.runtime.run(ctx, fn, args[3:3 + numkeys], args[3 + numkeys:], readonly)
+
+
+@command("fcall", -3, _EVAL_FLAGS, group="scripting", categories="@slow @scripting", since="7.0.0",
+         key_finder=_eval_keys, summary="Invoke a function", complexity="Depends on the function that is executed.")
+def fcall(ctx, args):
+    return _fcall(ctx, args, False)
+
+
+@command("fcall_ro", -3, "readonly " + _EVAL_FLAGS, group="scripting", categories="@slow @scripting",
+         since="7.0.0", key_finder=_eval_keys, summary="Invoke a read-only function",
+         complexity="Depends on the function that is executed.")
+def fcall_ro(ctx, args):
+    return _fcall(ctx, args, True)
+
+
+@command("function", -2, "", route=LOCAL, group="scripting", categories="@slow", since="7.0.0",
+         summary="A container for function commands", complexity="Depends on subcommand.")
+def function_(ctx, args):
+    return dispatch(ctx, args, b"function")
+
+
+def _change_everywhere(ctx, change: list[bytes], reply: object) -> Deferred:
+    """Store a change of the libraries in every worker's DBs (each one then
+    reads them back); the reply once all have it."""
+    w = ctx.worker
+    if w.write_refusal:  # (a container's subcommand: the pipeline judged FUNCTION itself)
+        raise RespError(w.write_refusal[1:-2].decode("latin-1"))
+    d = Deferred(ctx.resp3)
+
+    def done(replies: list[bytes]) -> None:
+        errors = [r for r in replies if r[:1] == b"-"]
+        if errors:
+            d.resolve_raw(errors[0])
+        else:
+            d.resolve(reply)
+
+    w.call_all([b"__function_apply", *change], done, ctx.resp3)
+    return d
+
+
+@command("function|load", -3, "write denyoom noscript", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Create a function with the given arguments (name, code, description)",
+         complexity="O(1) (considering compilation time is redundant)")
+def function_load(ctx, args):
+    replace = False
+    rest = args[2:]
+    while len(rest) > 1:
+        if rest[0].lower() != b"replace":
+            raise RespError("ERR Unknown option given: " + rest[0].decode("latin-1"))
+        replace, rest = True, rest[1:]
+    if not rest:
+        raise RespError("ERR Function code was not given")
+    code = rest[0]
+    f = functions.of(ctx.worker)
+    name, _ = functions.metadata(code)
+    if name in f.libraries and not replace:
+        raise RespError(f"ERR Library '{name.decode('latin-1')}' already exists")
+    lib = f.compile(code)
+    f.check(lib, replace)
+    return _change_everywhere(ctx, [b"load", lib.name, code], lib.name)
+
+
+@command("function|delete", 3, "write noscript", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Delete a function by name", complexity="O(1)")
+def function_delete(ctx, args):
+    if args[2] not in functions.of(ctx.worker).libraries:
+        raise RespError("ERR Library not found")
+    return _change_everywhere(ctx, [b"delete", args[2], b""], "OK")
+
+
+@command("function|flush", -2, "write noscript", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Deleting all functions", complexity="O(N) where N is the number of functions deleted")
+def function_flush(ctx, args):
+    if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"sync", b"async")):
+        raise RespError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+    return _change_everywhere(ctx, [b"flush", b"", b""], "OK")
+
+
+@command("function|list", -2, "noscript", route=LOCAL, group="scripting", since="7.0.0",
+         summary="List information about all the functions", complexity="O(N) where N is the number of functions")
+def function_list(ctx, args):
+    pattern = None
+    with_code = False
+    i = 2
+    while i < len(args):
+        word = args[i].lower()
+        if word == b"withcode":
+            with_code = True
+        elif word == b"libraryname":
+            if i + 1 >= len(args):
+                raise RespError("ERR library name argument was not given")
+            if pattern is not None:
+                raise RespError("ERR library name can be given only once")
+            pattern = Glob(args[i + 1])
+            i += 1
+        else:
+            raise RespError("ERR Unknown argument " + args[i].decode("latin-1"))
+        i += 1
+    out = []
+    libraries = functions.of(ctx.worker).libraries
+    for _, lib in sorted(libraries.items()):
+        if pattern is not None and not pattern.match(lib.name):
+            continue
+        entry = {b"library_name": lib.name, b"engine": b"LUA", b"functions": [
+            {b"name": fn.sha, b"description": fn.description,
+             b"flags": ordered_set([flag.decode() for flag in fn.flags], ctx.resp3)}
+            for fn in lib.functions.values()]}
+        if with_code:
+            entry[b"library_code"] = lib.code
+        out.append(entry)
+    return out
+
+
+@command("function|stats", 2, "noscript allow_busy", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Return information about the function currently running (name, description, duration)",
+         complexity="O(1)")
+def function_stats(ctx, args):
+    f = functions.of(ctx.worker)
+    # A running function is never seen here: it holds its worker until it ends.
+    return {b"running_script": None, b"engines": {b"LUA": {b"libraries_count": len(f.libraries),
+                                                          b"functions_count": len(f.by_name)}}}
+
+
+@command("function|kill", 2, "noscript allow_busy", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Kill the function currently in execution.", complexity="O(1)")
+def function_kill(ctx, args):
+    return scripting.kill(ctx.worker)
+
+
+_FUNCTION_HELP = [
+    "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "LOAD [REPLACE] <FUNCTION CODE>",
+    "    Create a new library with the given library name and code.",
+    "DELETE <LIBRARY NAME>",
+    "    Delete the given library.",
+    "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+    "    Return general information on all the libraries:",
+    "    * Library name",
+    "    * The engine used to run the Library",
+    "    * Library description",
+    "    * Functions list",
+    "    * Library code (if WITHCODE is given)",
+    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+    "STATS",
+    "    Return information about the current function running:",
+    "    * Function name",
+    "    * Command used to run the function",
+    "    * Duration in MS that the function is running",
+    "    If no function is running, return nil",
+    "    In addition, returns a list of available engines.",
+    "KILL",
+    "    Kill the current running function.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Delete all the libraries.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the libraries.",
+    "    * SYNC: Synchronously flush the libraries.",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+@command("function|help", 2, "loading stale", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Show helpful text about the different subcommands", complexity="O(1)")
+def function_help(ctx, args):
+    return _FUNCTION_HELP
+
+
+@command("__function_apply", 4, "write", route=ALL, internal=True,
+         summary="Store a change of the function libraries in this worker's DBs")
+def function_apply(ctx, args):
+    functions.store(ctx.worker, args[1], args[2], args[3])
     return "OK"

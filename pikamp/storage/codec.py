@@ -46,6 +46,10 @@ FORMAT_KEY = b"format-version"
 # A replica's binlog copies its master's, so on a replica it is the master's
 # position. (Earlier versions also kept a "master-position" key; it is unused.)
 BINLOG_POS_KEY = b"binlog-position"
+# In STATE: a function library (FUNCTION LOAD), its code under this prefix +
+# its name; every DB holds every library, so SWAPDB and a DB's replication
+# carry them. (Older layouts have none: no FORMAT_VERSION change needed.)
+FUNCTION_PREFIX = b"function:"
 #   1: the first layout.
 #   2: long strings may be CHUNKED (version 1 DBs are read as they are).
 FORMAT_VERSION = 2

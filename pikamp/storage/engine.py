@@ -300,11 +300,13 @@ class Engine:
         """The binlog position this DB has applied (identity, file, offset)."""
         return self.get(STATE, codec.BINLOG_POS_KEY)
 
-    def replicate(self, ident: bytes, frames_: list[bytes], on_put: Callable[[int, bytes], None]) -> None:
+    def replicate(self, ident: bytes, frames_: list[bytes], on_put: Callable[[int, bytes], None],
+                  on_delete: Callable[[int, bytes], None] | None = None) -> None:
         """Apply a master's binlog items (whole frames) in this turn's batch;
         at commit they go verbatim into this DB's binlog, and the batch records
-        the position after them. BinlogError if they do not follow what this
-        DB holds (nothing is applied then)."""
+        the position after them. ``on_put`` / ``on_delete`` hear of each key
+        written / deleted (a range delete: its start). BinlogError if they do
+        not follow what this DB holds (nothing is applied then)."""
         binlog = self.binlog
         if binlog is None or not self.follower:
             raise BinlogError("this DB does not follow a master")
@@ -328,8 +330,12 @@ class Engine:
                     on_put(cf, a)
                 elif op == OP_DELETE:
                     self.delete(cf, a)
+                    if on_delete is not None:
+                        on_delete(cf, a)
                 else:
                     self.delete_range(cf, a, b)
+                    if on_delete is not None:
+                        on_delete(cf, a)
             placed.append((filenum, offset, frame))
         self.replicated_ident = ident
 
