@@ -46,6 +46,7 @@ NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 _VERSION_NUM = sum(int(p) << s for p, s in zip(REDIS_VERSION.split("."), (16, 8, 0)))
 _LLONG_MIN = -(1 << 63)
 _MAX_DEPTH = 1000  # nested tables in a reply (Redis: "reached lua stack limit")
+_MAX_CALL_ARGS = 4000  # values one call into Lua may take (the C stack holds about 8000)
 # What one worker's Lua may allocate: a script past it fails ("not enough
 # memory") and the worker lives on. Redis sets no limit.
 MEMORY_LIMIT = 1 << 30
@@ -257,7 +258,18 @@ local function compile(body)
   return true, f
 end
 
-local function run(f, keys, argv)
+-- KEYS and ARGV come as n, key..., arg... (cheaper than two tables from
+-- Python), or, past what a call may pass, as two tables (n is then -1).
+local function split(n, ...)
+  if n < 0 then return ... end
+  local all, keys, argv = {...}, {}, {}
+  for i = 1, n do keys[i] = all[i] end
+  for i = n + 1, #all do argv[i - n] = all[i] end
+  return keys, argv
+end
+
+local function run(f, n, ...)
+  local keys, argv = split(n, ...)
   rawset0(kept, "KEYS", keys)
   rawset0(kept, "ARGV", argv)
   return xpcall(f, handler)
@@ -276,7 +288,8 @@ local function load_library(code)
   return ok, err, true
 end
 
-local function call_function(f, keys, args)
+local function call_function(f, n, ...)
+  local keys, args = split(n, ...)
   return xpcall(function() return f(keys, args) end, handler)
 end
 
@@ -429,7 +442,10 @@ class Scripting:
             e.merging = True
         try:
             runner = self._call_function if script.function else self._run
-            result = runner(script.fn, self._table(keys), self._table(argv))
+            if len(keys) + len(argv) <= _MAX_CALL_ARGS:
+                result = runner(script.fn, len(keys), *keys, *argv)
+            else:
+                result = runner(script.fn, -1, self._table(keys), self._table(argv))
             ok, value = result[:2] if type(result) is tuple else (result, None)
             if ok:
                 out = self._reply(value, caller_resp3, state.resp, 0)

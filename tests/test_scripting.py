@@ -183,6 +183,12 @@ def test_numkeys_and_arguments(diff):
     diff("EVAL", "return KEYS", "3", "a", "b", "c")
 
 
+def test_many_keys_and_arguments(diff):
+    for n in (10, 3999, 4001, 20000):
+        args = [f"a{i}" for i in range(n)]
+        diff("EVAL", "return {#KEYS, #ARGV, KEYS[1], ARGV[#ARGV]}", "3", *args)
+
+
 def test_script_cache(diff):
     diff("SCRIPT", "FLUSH")
     sha = diff("SCRIPT", "LOAD", "return 'loaded'")
