@@ -674,6 +674,7 @@ class Worker:
         self.in_exec = False  # running an EXEC's commands (nothing blocks)
         self.scripting = None  # pikamp.scripting.Scripting, made by the first script
         self.functions = None  # pikamp.functions.Functions: made on use, dropped when libraries change
+        self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 stops the expire cycle
         # CLIENT PAUSE (see pikamp.pause): 0 none, pause.WRITE or pause.ALL;
         # until when (time.monotonic); the clients it holds back.
         self.pause_kind = 0
@@ -1240,8 +1241,8 @@ class Worker:
                 self.disk_cron()
                 self.replicas_cron()
             for db in self.dbs.values():
-                if self.pause_kind or self.replica_of:  # paused, or a replica (the master expires)
-                    break
+                if self.pause_kind or self.replica_of or not self.active_expire:  # paused, a replica (the
+                    break  # master expires), or DEBUG SET-ACTIVE-EXPIRE 0
                 # Like Redis: keep going while a cycle finds plenty to do, but yield often.
                 for _ in range(10):
                     if db.expire_cycle(200) < 200:

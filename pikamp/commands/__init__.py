@@ -29,6 +29,7 @@ MODULES = (
     "replication",
     "acl",
     "scripting",
+    "debug",
 )
 
 
