@@ -59,7 +59,7 @@ NOPERM_CHANNEL = "NOPERM this user has no permissions to access one of the chann
 _KEY_ACCESS = {
     "append": ("W", "W"), "bitop": ("W", "R"), "blmove": ("RW", "W"), "brpoplpush": ("RW", "W"),
     "copy": ("R", "W"), "del": ("W", "W"), "exists": ("", ""), "expire": ("W", "W"), "expireat": ("W", "W"),
-    "geoadd": ("W", "W"), "georadius": ("R", "W"), "georadiusbymember": ("R", "W"), "geosearchstore": ("W", "R"),
+    "geoadd": ("W", "W"), "pfdebug": ("R", "R"), "georadius": ("R", "W"), "georadiusbymember": ("R", "W"), "geosearchstore": ("W", "R"),
     "hdel": ("W", "W"), "hexists": ("", ""), "hlen": ("", ""), "hmset": ("W", "W"), "hset": ("W", "W"),
     "hsetnx": ("W", "W"), "hstrlen": ("", ""), "linsert": ("W", "W"), "llen": ("", ""),
     "lmove": ("RW", "W"), "lpush": ("W", "W"), "lpushx": ("W", "W"), "lrem": ("W", "W"), "lset": ("W", "W"),

@@ -573,6 +573,35 @@ def registers(value: bytes) -> bytearray:
     return raw
 
 
+def to_dense(value: bytes) -> bytes:
+    """hllSparseToDense of a validated sparse HLL (header and cache kept);
+    HllCorrupted if its opcodes do not cover exactly 16384 registers."""
+    dense = _Sparse(value).to_dense()
+    if dense is None:
+        raise HllCorrupted()
+    return bytes(dense)
+
+
+def describe_sparse(value: bytes) -> bytes:
+    """PFDEBUG DECODE: the opcodes of a sparse HLL as Redis prints them
+    ("z:<run>" ZERO, "Z:<run>" XZERO, "v:<value>,<run>" VAL)."""
+    out = []
+    p, n = HEADER_SIZE, len(value)
+    while p < n:
+        op = value[p]
+        if op < 0x40:
+            out.append(b"z:%d" % ((op & 0x3F) + 1))
+            p += 1
+        elif op < 0x80:
+            nxt = value[p + 1] if p + 1 < n else 0  # (Redis reads the byte past the end as it is)
+            out.append(b"Z:%d" % ((((op & 0x3F) << 8) | nxt) + 1))
+            p += 2
+        else:
+            out.append(b"v:%d,%d" % (((op >> 2) & 0x1F) + 1, (op & 3) + 1))
+            p += 1
+    return b" ".join(out)
+
+
 def merge_max(into: bytearray, value: bytes) -> None:
     """hllMerge: into[i] = max(into[i], register i of ``value``) for a
     validated HLL; HllCorrupted for an invalid sparse encoding (``into`` may

@@ -1,10 +1,12 @@
 """HyperLogLog commands (PFADD, PFCOUNT, PFMERGE); storage in pikamp.storage.hyperloglog.
 
-PFDEBUG and PFSELFTEST, Redis' testing commands, are not provided.
+PFDEBUG (GETREG, DECODE, ENCODING, TODENSE) as Redis 7.0; PFSELFTEST, which
+tests Redis' own C implementation, is not provided.
 """
 from __future__ import annotations
 
 from pikamp.commands.table import command
+from pikamp.errors import RespError
 from pikamp.storage import hyperloglog
 
 
@@ -37,3 +39,14 @@ def pfcount(ctx, args):
 def pfmerge(ctx, args):
     hyperloglog.pf_merge(ctx.db, args[1], args[2:], _sparse_max_bytes(ctx))
     return "OK"
+
+
+@command("pfdebug", 3, "write denyoom admin", (2, 2, 1), group="hyperloglog", since="2.8.9",
+         summary="Internal commands for debugging HyperLogLog values", complexity="N/A")
+def pfdebug(ctx, args):
+    sub = args[1].lower()
+    if sub not in (b"getreg", b"decode", b"encoding", b"todense"):
+        # (after the key is checked, as Redis does)
+        hyperloglog.pf_debug(ctx.db, b"encoding", args[2])
+        raise RespError(f"ERR Unknown PFDEBUG subcommand '{args[1].decode('latin-1')}'")
+    return hyperloglog.pf_debug(ctx.db, sub, args[2])

@@ -93,3 +93,30 @@ def pf_merge(db: Database, dest: bytes, sources: list[bytes], sparse_max_bytes: 
     except hll.HllCorrupted:
         raise RespError(CORRUPTED) from None
     strings.replace_value(db, dest, value, raw)
+
+
+def pf_debug(db: Database, sub: bytes, key: bytes) -> object:
+    """PFDEBUG GETREG / DECODE / ENCODING / TODENSE of an existing HLL
+    (GETREG and TODENSE make a sparse one dense, keeping its TTL)."""
+    raw = db.lookup(key)
+    if raw is None:
+        raise RespError("ERR The specified key does not exist")
+    raw, value = _read(db, key)
+    if sub in (b"getreg", b"todense"):
+        converted = False
+        if not hll.is_dense(value):
+            try:
+                value = hll.to_dense(value)
+            except hll.HllCorrupted:
+                raise RespError(CORRUPTED) from None
+            with db.unsignalled():  # (Redis changes the encoding without signalModifiedKey)
+                strings.replace_value(db, key, value, raw)
+            converted = True
+        if sub == b"todense":
+            return 1 if converted else 0
+        return list(hll.registers(value))
+    if sub == b"decode":
+        if hll.is_dense(value):
+            raise RespError("ERR HLL encoding is not sparse")
+        return hll.describe_sparse(value)
+    return "dense" if hll.is_dense(value) else "sparse"
