@@ -30,6 +30,7 @@ MODULES = (
     "acl",
     "scripting",
     "debug",
+    "standalone",
 )
 
 
