@@ -15,3 +15,9 @@ def test_module_commands(diff):
                  ("MODULE", "LOADEX", "/nonexistent.so"), ("MODULE", "HELP"), ("MODULE", "nosuch"),
                  ("MODULE",), ("MODULE", "LIST", "x")):
         diff(*args)
+
+
+def test_lolwut(diff):
+    for args in (("LOLWUT",), ("LOLWUT", "VERSION", "7"), ("LOLWUT", "foo"), ("LOLWUT", "VERSION"),
+                 ("LOLWUT", "VERSION", "x")):
+        diff(*args)

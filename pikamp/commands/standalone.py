@@ -2,13 +2,16 @@
 what pikamp is: CLUSTER and its subcommands, READONLY, READWRITE and ASKING
 ("This instance has cluster support disabled"), and MODULE (LIST: none;
 LOAD / LOADEX / UNLOAD gated by enable-module-command as in Redis, and
-pikamp loads no Redis module)."""
+pikamp loads no Redis module); and LOLWUT's plain version line."""
 from __future__ import annotations
 
 import logging
 
+from pikamp import REDIS_VERSION
 from pikamp.commands.table import LOCAL, command, dispatch
 from pikamp.errors import RespError, unknown_subcommand
+from pikamp.numbers import parse_int
+from pikamp.resp import Verbatim
 
 log = logging.getLogger("pikamp.standalone")
 
@@ -108,3 +111,14 @@ def module_help(ctx, args):
         "HELP",
         "    Prints this help.",
     ]
+
+
+@command("lolwut", -1, "readonly fast", route=LOCAL, group="server", categories="@read @fast", since="5.0.0",
+         summary="Display some computer art and the Redis version")
+def lolwut(ctx, args):
+    version = 7
+    if len(args) >= 3 and args[1].lower() == b"version":
+        version = parse_int(args[2])
+    if version in (5, 6):  # (the art of those versions is not drawn here)
+        raise RespError(f"ERR pikamp does not draw LOLWUT version {version}")
+    return Verbatim(b"Redis ver. " + REDIS_VERSION.encode() + b"\n")
