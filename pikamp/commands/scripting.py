@@ -5,7 +5,10 @@ KILL, HELP); the libraries are pikamp.functions.
 
 Each worker has its own interpreter and script cache. A script loaded in one
 worker (SCRIPT LOAD, or the first EVAL of it) is sent to the others at once,
-so that EVALSHA finds it whichever worker owns the client's DB. SCRIPT KILL
+so that EVALSHA finds it whichever worker owns the client's DB: SCRIPT LOAD
+answers once all have it, and SCRIPT EXISTS asks them all. (An EVAL answers
+at once: another client's EVALSHA of that script, sent within the moment it
+takes to reach a third worker, can still get NOSCRIPT.) SCRIPT KILL
 stops a script that runs longer than busy-reply-threshold (lua-time-limit)
 and has not written, as in Redis; but the busy worker serves nothing
 meanwhile (no BUSY replies: its clients wait), so SCRIPT KILL must come
@@ -20,7 +23,7 @@ from pikamp.deferred import Deferred
 from pikamp.errors import RespError
 from pikamp.glob import Glob
 from pikamp.numbers import parse_int
-from pikamp.resp import Raw, ordered_set
+from pikamp.resp import Raw, decode, ordered_set
 
 _EVAL_FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
@@ -34,15 +37,19 @@ def _eval_keys(args: list[bytes]) -> list[int]:
     return list(range(3, min(3 + max(n, 0), len(args))))
 
 
-def _share(w, body: bytes) -> None:
-    """A script new to this worker goes to the other workers' caches too."""
-    for i in range(w.nworkers):
-        if i != w.index:
-            w.call_worker(i, [b"__script_load", body], _ignore)
+def _share(w, body: bytes, done=None) -> None:
+    """A script new to this worker goes to the other workers' caches too;
+    ``done()`` once all of them have it."""
+    others = [i for i in range(w.nworkers) if i != w.index]
+    left = [len(others)]
 
+    def acked(reply: bytes) -> None:
+        left[0] -= 1
+        if left[0] == 0 and done is not None:
+            done()
 
-def _ignore(reply: bytes) -> None:
-    pass
+    for i in others:
+        w.call_worker(i, [b"__script_load", body], acked)
 
 
 def _eval(ctx, args: list[bytes], by_sha: bool, readonly: bool):
@@ -104,9 +111,13 @@ def script_(ctx, args):
 def script_load(ctx, args):
     w = ctx.worker
     script, new = scripting.of(w).load(args[2])
-    if new:
-        _share(w, args[2])
-    return script.sha
+    if not new or w.nworkers == 1:
+        return script.sha
+    # Answered once every worker has it: an EVALSHA sent after the reply
+    # finds it whichever worker owns the DB.
+    d = Deferred(ctx.resp3)
+    _share(w, args[2], lambda: d.resolve(script.sha))
+    return d
 
 
 @command("script|exists", -3, "noscript", route=LOCAL, group="scripting", since="2.6.0",
@@ -114,8 +125,27 @@ def script_load(ctx, args):
          complexity="O(N) with N being the number of scripts to check (so checking a single script is an "
                     "O(1) operation).")
 def script_exists(ctx, args):
+    # Any worker's cache counts (a script an EVAL cached elsewhere may still
+    # be on its way here).
+    shas = [sha.lower() for sha in args[2:]]
+    d = Deferred(ctx.resp3)
+
+    def combine(replies: list[bytes]) -> None:
+        found = [0] * len(shas)
+        for reply in replies:
+            value = decode(reply)
+            if isinstance(value, list):
+                found = [a | b for a, b in zip(found, value)]
+        d.resolve(found)
+
+    ctx.worker.call_all([b"__script_exists", *shas], combine, ctx.resp3)
+    return d
+
+
+@command("__script_exists", -1, "", route=ALL, internal=True, summary="SCRIPT EXISTS in this worker's cache")
+def script_exists_here(ctx, args):
     cache = scripting.of(ctx.worker).cache
-    return [1 if sha.lower() in cache else 0 for sha in args[2:]]
+    return [1 if sha in cache else 0 for sha in args[1:]]
 
 
 @command("script|flush", -2, "noscript", route=LOCAL, group="scripting", since="2.6.0",
