@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from lupa.lua51 import lua_type
 
 from pikamp.errors import RespError
+from pikamp.luavalues import lua_string
 from pikamp.scripting import Script, Scripting, _Raised
 from pikamp.storage import codec
 from pikamp.storage.engine import STATE
@@ -151,13 +152,13 @@ class Functions:
                 if type(k) is not bytes:
                     raise _Raised(rt._err(b"ERR named argument key given to redis.register_function is not a string"))
                 if k == b"function_name":
-                    v = _lua_string(v)
+                    v = lua_string(v)
                     if v is None:
                         raise _Raised(rt._err(b"ERR function_name argument given to redis.register_function must "
                                               b"be a string"))
                     name = v
                 elif k == b"description":
-                    v = _lua_string(v)
+                    v = lua_string(v)
                     if v is None:
                         raise _Raised(rt._err(b"ERR description argument given to redis.register_function must "
                                               b"be a string"))
@@ -182,7 +183,7 @@ class Functions:
             if callback is None:
                 raise _Raised(rt._err(b"ERR redis.register_function must get a callback argument"))
         elif len(args) == 2:
-            name, callback = _lua_string(args[0]), args[1]
+            name, callback = lua_string(args[0]), args[1]
             if name is None:
                 raise _Raised(rt._err(b"ERR first argument to redis.register_function must be a string"))
             if lua_type(callback) != "function":
@@ -211,15 +212,6 @@ class Functions:
             except RespError as e:
                 log.error("function library %r in DB %d does not load: %s", key[len(codec.FUNCTION_PREFIX):],
                           owned[0], e.message)
-
-
-def _lua_string(v) -> bytes | None:
-    """A string argument as lua_isstring takes it: a number too (as Lua prints it)."""
-    if type(v) is bytes:
-        return v
-    if type(v) in (int, float):
-        return b"%.14g" % v
-    return None
 
 
 def of(worker: "Worker") -> Functions:

@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import time
 from typing import TYPE_CHECKING
 
 import lupa.lua51 as lua51
 
-from pikamp import REDIS_VERSION, acl, lualibs, luamsgpack, multi
+from pikamp import REDIS_VERSION, acl, lualibs, luamsgpack, luasandbox, luavalues, multi
 from pikamp.commands.table import ALL, LOCAL, lookup, runs
 from pikamp.deferred import Deferred, Pending
 from pikamp.errors import RespError
-from pikamp.resp import Raw, format_double
+from pikamp.resp import Raw
 
 if TYPE_CHECKING:
     from pikamp.worker import Worker
@@ -44,257 +43,10 @@ log = logging.getLogger("pikamp.scripting")
 
 NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 _VERSION_NUM = sum(int(p) << s for p, s in zip(REDIS_VERSION.split("."), (16, 8, 0)))
-_LLONG_MIN = -(1 << 63)
-_MAX_DEPTH = 1000  # nested tables in a reply (Redis: "reached lua stack limit")
 _MAX_CALL_ARGS = 4000  # values one call into Lua may take (the C stack holds about 8000)
 # What one worker's Lua may allocate: a script past it fails ("not enough
 # memory") and the worker lives on. Redis sets no limit.
 MEMORY_LIMIT = 1 << 30
-
-# Built once per interpreter. Called with the Python callbacks; returns the
-# functions pikamp uses (compile, run). Everything a script can reach is set
-# up here; what the user's code sees as its globals is the read-only proxy P.
-_SETUP = r"""
-local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_acl_check, py_set_repl,
-      version, version_num, bit, cjson, cmsgpack, struct, py_check, py_register = ...
-local G = _G
-local rawset0, rawget, setmetatable0, getmetatable, error, type, tostring, select, next =
-      rawset, rawget, setmetatable, getmetatable, error, type, tostring, select, next
-local pcall0, xpcall, loadstring, getfenv0, setfenv0 = pcall, xpcall, loadstring, getfenv, setfenv
-local pairs, ipairs = pairs, ipairs
-local dbg = debug
-
-local protected = setmetatable0({}, {__mode = "k"})
-local P = {}  -- what scripts see as their globals (made read-only below)
-local function readonly() error("Attempt to modify a readonly table", 2) end
-local function proxy(t)
-  local p = setmetatable0({}, {__index = t, __newindex = readonly, __metatable = false})
-  protected[p] = true
-  return p
-end
-
--- The redis library. call, pcall, acl_check_cmd and set_repl are Python
--- functions (C functions to Lua, as in Redis: a script's "return
--- redis.call(...)" keeps its frame, so an error knows the script's line);
--- an error they raise reaches Lua as a Python exception, unwrapped here.
-local redis = {}
-redis.call, redis.pcall = py_call, py_pcall
-local function error_table(msg)
-  -- As luaPushErrorBuff: "CODE message", with ERR when there is no code.
-  if msg:sub(1, 1) == "-" then msg = msg:sub(2) end
-  local code, text = msg:match("^(%S+) (.*)$")
-  if code == nil then code, text = "ERR", msg end
-  text = text:gsub("^[\r\n]+", ""):gsub("[\r\n]+$", "")
-  return {err = code .. " " .. text}
-end
-redis.error_reply = function(...)
-  local e = ...
-  if select("#", ...) ~= 1 or type(e) ~= "string" then
-    return {err = "ERR wrong number or type of arguments"}
-  end
-  return error_table(e)
-end
-redis.status_reply = function(...)
-  local s = ...
-  if select("#", ...) ~= 1 or type(s) ~= "string" then
-    return {err = "ERR wrong number or type of arguments"}
-  end
-  return {ok = s}
-end
-redis.sha1hex, redis.log, redis.setresp = py_sha1hex, py_log, py_setresp
-redis.set_repl = py_set_repl
-redis.replicate_commands = function() return true end  -- Redis 7: always on
-redis.acl_check_cmd = py_acl_check
--- Without a debugging session (SCRIPT DEBUG, which pikamp has not) these do nothing, as in Redis.
-redis.breakpoint = function() return false end
-redis.debug = function() end
-redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
-redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
-redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
-
--- As Redis: pcall hands back the message of a redis.call error, not its table.
-local function pcall_result(ok, ...)
-  if not ok then
-    local e = ...
-    if type(e) == "userdata" then e = py_unwrap(e) end
-    if type(e) == "table" and type(rawget(e, "err")) == "string" then return false, rawget(e, "err") end
-  end
-  return ok, ...
-end
-
--- What a script may see, as in Redis 7.0's allow lists.
-local kept = {}
-for _, name in ipairs({"xpcall", "tostring", "setmetatable", "next", "assert", "tonumber", "rawequal",
-                       "collectgarbage", "getmetatable", "rawget", "coroutine", "type", "select",
-                       "unpack", "gcinfo", "pairs", "loadstring", "ipairs", "_VERSION", "load",
-                       "error", "newproxy", "string", "math", "table"}) do
-  kept[name] = G[name]
-end
-for name in pairs(kept) do
-  if type(kept[name]) == "table" then kept[name] = proxy(kept[name]) end
-end
-kept.bit, kept.cjson, kept.cmsgpack, kept.struct = proxy(bit), proxy(cjson), proxy(cmsgpack), proxy(struct)
-kept.redis = proxy(redis)
-kept.pcall = function(...) return pcall_result(pcall0(...)) end
-kept.rawget = function(t, k)
-  if t == P then t = kept end
-  return rawget(t, k)
-end
-kept.rawset = function(t, k, v)
-  if t == G or t == kept or protected[t] then error("Attempt to modify a readonly table", 0) end
-  return rawset0(t, k, v)
-end
-kept.setmetatable = function(t, m)
-  if t == G or t == kept or protected[t] then error("Attempt to modify a readonly table", 0) end
-  return setmetatable0(t, m)
-end
-kept.getfenv = function(f)
-  local e = getfenv0(f == nil and 2 or (type(f) == "number" and f > 0) and f + 1 or f)
-  if e == G or e == kept then return P end
-  return e
-end
--- Code a script loads runs in the scripts' globals too, and is text: Redis'
--- Lua parses precompiled chunks (string.dump's) as text, which fails, as
--- here (bytecode can break out of any sandbox).
-local function text_only(s, name)
-  if s:byte(1) ~= 27 then return loadstring(s, name) end
-  name = name or s
-  if name:find("^[=@]") then  -- as luaO_chunkid names a chunk
-    name = name:sub(2)
-  else
-    local line = name:match("^[^%z\n\r]*")
-    name = '[string "' .. (#line > 45 and line:sub(1, 42) .. "..." or line) .. '"]'
-  end
-  return nil, name .. ":1: unexpected symbol near 'char(27)'"
-end
-kept.loadstring = function(s, name)
-  if type(s) ~= "string" then return loadstring(s, name) end
-  local f, e = text_only(s, name)
-  if f ~= nil then setfenv0(f, P) end
-  return f, e
-end
-kept.load = function(reader, name)
-  if type(reader) ~= "function" then return load0(reader, name) end
-  local parts = {}
-  while true do
-    local piece = reader()
-    if piece == nil or piece == "" then break end
-    if type(piece) ~= "string" then return nil, "reader function must return a string" end
-    parts[#parts + 1] = piece
-  end
-  local f, e = text_only(table.concat(parts), name or "=(load)")
-  if f ~= nil then setfenv0(f, P) end
-  return f, e
-end
-kept.setfenv = function(f, t)
-  if type(f) ~= "function" or dbg.getinfo(f, "S").what ~= "Lua" then
-    error("Attempt to modify a readonly table", 2)
-  end
-  return setfenv0(f, t)
-end
-
-
--- While a function library loads, its code sees only a few things (Redis
--- 7.0: register_function, log and the versions); its functions, once
--- called, see the globals of any script (but no KEYS/ARGV: they get theirs
--- as arguments).
-local load_api = {register_function = py_register, log = redis.log, LOG_DEBUG = 0, LOG_VERBOSE = 1,
-                  LOG_NOTICE = 2, LOG_WARNING = 3, REDIS_VERSION = version, REDIS_VERSION_NUM = version_num}
-local function strict(t)  -- reading what is not there is an error, as for globals
-  local p = setmetatable0({}, {
-    __index = function(_, k)
-      local v = t[k]
-      if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
-      return v
-    end,
-    __newindex = readonly, __metatable = false})
-  protected[p] = true
-  return p
-end
-local loading = {redis = strict(load_api)}
-local visible = kept
-setmetatable0(P, {
-  __index = function(_, k)
-    local v = visible[k]
-    if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = false,
-})
-protected[P] = true
-kept._G = P
--- Methods on strings ("x"):upper() go through the read-only string table too.
-local string_mt = getmetatable("")
-string_mt.__index = kept.string
-string_mt.__metatable = proxy(string_mt)
-
-local function handler(err)
-  local level, info = 2, nil
-  while true do
-    local i = dbg.getinfo(level, "Sl")
-    if i == nil then break end
-    if i.source == "@user_script" or i.source == "@user_function" then info = i break end
-    level = level + 1
-  end
-  if type(err) == "userdata" then
-    local where
-    err, where = py_unwrap(err)
-    -- A library's argument error names the caller's line, as luaL_error does.
-    if where and info ~= nil then err = info.short_src .. ":" .. info.currentline .. ": " .. err end
-  end
-  if type(err) ~= "table" then err = {err = "ERR " .. tostring(err)} end
-  if info ~= nil and not protected[err] then
-    rawset0(err, "source", info.source)
-    rawset0(err, "line", info.currentline)
-  end
-  return err
-end
-
-local function compile(body)
-  local f, e = loadstring(body, "@user_script")
-  if f == nil then return false, e end
-  setfenv0(f, P)
-  return true, f
-end
-
--- KEYS and ARGV come as n, key..., arg... (cheaper than two tables from
--- Python), or, past what a call may pass, as two tables (n is then -1).
-local function split(n, ...)
-  if n < 0 then return ... end
-  local all, keys, argv = {...}, {}, {}
-  for i = 1, n do keys[i] = all[i] end
-  for i = n + 1, #all do argv[i - n] = all[i] end
-  return keys, argv
-end
-
-local function run(f, n, ...)
-  local keys, argv = split(n, ...)
-  rawset0(kept, "KEYS", keys)
-  rawset0(kept, "ARGV", argv)
-  return xpcall(f, handler)
-end
-
--- Every 100000 instructions: a busy script is reported, SCRIPT KILL heard.
-dbg.sethook(function() py_check() end, "", 100000)
-
-local function load_library(code)
-  local f, e = loadstring(code, "@user_function")
-  if f == nil then return false, e, false end
-  setfenv0(f, P)
-  visible = loading
-  local ok, err = xpcall(f, handler)
-  visible = kept
-  return ok, err, true
-end
-
-local function call_function(f, n, ...)
-  local keys, args = split(n, ...)
-  return xpcall(function() return f(keys, args) end, handler)
-end
-
-return compile, run, function() collectgarbage("collect") end, load_library, call_function
-"""
 
 
 def _no_attributes(obj, name, is_setting):
@@ -394,11 +146,13 @@ class Scripting:
         lua = self.lua
         libs = lualibs.Libraries(lua)
         self._compile, self._run, self._collect, self._load_library, self._call_function = lua.execute(
-            _SETUP, self._call, self._pcall, self._unwrap, self._log, self._sha1hex, self._setresp,
+            luasandbox.SETUP, self._call, self._pcall, self._unwrap, self._log, self._sha1hex, self._setresp,
             self._acl_check, self._set_repl, REDIS_VERSION.encode(), _VERSION_NUM, libs.bit, libs.cjson,
             luamsgpack.Msgpack(lua).table(), luamsgpack.Struct(lua).table(), self._check,
             lambda *args: self.register(*args))
         self._table = self.lua.table_from
+        self.values = luavalues.Converter(lua)
+        self._err = self.values.error_table
 
     # -- the cache -------------------------------------------------------------
     def load(self, body: bytes) -> tuple[Script, bool]:
@@ -448,7 +202,7 @@ class Scripting:
                 result = runner(script.fn, -1, self._table(keys), self._table(argv))
             ok, value = result[:2] if type(result) is tuple else (result, None)
             if ok:
-                out = self._reply(value, caller_resp3, state.resp, 0)
+                out = self.values.to_reply(value, caller_resp3, state.resp)
             else:
                 out = self._error_reply(value, script.sha)
         finally:
@@ -472,11 +226,11 @@ class Scripting:
 
     def _error_reply(self, err, sha: bytes) -> bytes:
         """The reply for a script that raised ``err`` (an error table, see the
-        handler in _SETUP): its message, with where it was raised."""
+        handler in pikamp.luasandbox): its message, with where it was raised."""
         msg = None
         if type(err) is bytes:  # no handler ran: Lua itself failed
             self._collect()  # (what the script held is garbage now)
-            return _error_line(b"ERR " + err + (b" (a script's Lua memory is at most %d MB)" % (MEMORY_LIMIT >> 20)
+            return luavalues.error_line(b"ERR " + err + (b" (a script's Lua memory is at most %d MB)" % (MEMORY_LIMIT >> 20)
                                                 if err == b"not enough memory" else b""))
         if lua51.lua_type(err) == "table":
             msg = err[b"err"]
@@ -485,7 +239,7 @@ class Scripting:
             msg, source, line = b"ERR unknown error", None, None
         if source is not None and line is not None:
             msg = b"%s script: %s, on %s:%d." % (msg, sha, source, line)
-        return _error_line(msg)
+        return luavalues.error_line(msg)
 
     # -- the commands of a script ---------------------------------------------
     def _call(self, *args) -> object:
@@ -514,14 +268,14 @@ class Scripting:
             return False, self._err(b"ERR redis.call/pcall can only be called inside a script invocation")
         if not args:
             return False, self._err(b"ERR Please specify at least one argument for this redis lib call")
-        argv = _arguments(args)
+        argv = luavalues.arguments(args)
         if argv is None:
             return False, self._err(b"ERR Lua redis lib command arguments must be strings or integers")
         try:
             reply = self._execute(state, argv)
         except RespError as e:
             return False, self._err(e.message.encode("latin-1", "replace"))
-        value, _ = self._to_lua(reply, 0, state)
+        value, _ = self.values.to_lua(reply, 0)
         if type(reply) is Pending:
             multi.untaint(self.w, reply, state.engines)
         if reply[:1] == b"-":
@@ -667,26 +421,26 @@ class Scripting:
     def _sha1hex(self, *args) -> bytes:
         if len(args) != 1:
             raise _Raised(self._err(b"ERR wrong number of arguments"))
-        return sha1hex(_lua_string(args[0]) or b"")
+        return sha1hex(luavalues.lua_string(args[0]) or b"")
 
     def _log(self, *args) -> None:
         if len(args) < 2:
             raise _Raised(self._err(b"ERR redis.log() requires two arguments or more."))
-        level = _lua_number(args[0])
+        level = luavalues.lua_number(args[0])
         if level is None:
             raise _Raised(self._err(b"ERR First argument must be a number (log level)."))
-        level = _to_long_long(level)
+        level = luavalues.to_long_long(level)
         if not 0 <= level <= 3:
             raise _Raised(self._err(b"ERR Invalid debug level."))
-        text = b" ".join(t for t in map(_lua_string, args[1:]) if t is not None)
+        text = b" ".join(t for t in map(luavalues.lua_string, args[1:]) if t is not None)
         log.log((logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING)[level], "%s",
                 text.decode("utf-8", "replace"))
 
     def _setresp(self, *args) -> None:
         if len(args) != 1:
             raise _Raised(self._err(b"ERR redis.setresp() requires one argument."))
-        resp = _lua_number(args[0])
-        resp = _to_long_long(resp) if resp is not None else 0
+        resp = luavalues.lua_number(args[0])
+        resp = luavalues.to_long_long(resp) if resp is not None else 0
         if resp != 2 and resp != 3:
             raise _Raised(self._err(b"ERR RESP version must be 2 or 3."))
         if self.running is not None:
@@ -695,7 +449,7 @@ class Scripting:
     def _set_repl(self, *args) -> None:
         if len(args) != 1:
             raise _Raised(self._err(b"ERR redis.set_repl() requires two arguments."))
-        flags = _to_long_long(args[0]) if type(args[0]) in (int, float) else 0
+        flags = luavalues.to_long_long(args[0]) if type(args[0]) in (int, float) else 0
         if flags & ~3:
             raise _Raised(self._err(b"ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL "
                                     b"or REPL_NONE."))
@@ -706,7 +460,7 @@ class Scripting:
                                     b"supports REPL_ALL only"))
 
     def _acl_check(self, *args) -> bool:
-        argv = _arguments(args) if args else None
+        argv = luavalues.arguments(args) if args else None
         if argv is None:
             msg = (b"ERR Lua redis lib command arguments must be strings or integers" if args
                    else b"ERR Please specify at least one argument for this redis lib call")
@@ -719,190 +473,6 @@ class Scripting:
         return user is None or user.check(runs(cmd, argv), argv)[0] == acl.OK
 
     # -- conversions -----------------------------------------------------------
-    def _err(self, msg: bytes):
-        return self._table({b"err": msg})
-
-    def _to_lua(self, buf: bytes, pos: int, state: _Run) -> tuple[object, int]:
-        """The reply at ``buf[pos:]`` as Lua values (Redis' rules); and where it ends."""
-        kind = buf[pos]
-        end = buf.index(b"\r\n", pos)
-        line = buf[pos + 1:end]
-        pos = end + 2
-        if kind == 36:  # $ bulk
-            n = int(line)
-            if n < 0:
-                return False, pos
-            return buf[pos:pos + n], pos + n + 2
-        if kind == 58:  # : integer
-            return int(line), pos
-        if kind == 43:  # + status
-            return self._table({b"ok": line}), pos
-        if kind == 45:  # - error
-            return self._err(line if b" " in line else b"ERR " + line), pos
-        if kind == 42 or kind == 62 or kind == 126:  # * array, > push, ~ set
-            n = int(line)
-            if n < 0:
-                return False, pos
-            items = []
-            for _ in range(n):
-                v, pos = self._to_lua(buf, pos, state)
-                items.append(v)
-            if kind == 126:
-                members = self.lua.table()
-                for v in items:
-                    if v is not None:
-                        members[v] = True
-                return self._table({b"set": members}), pos
-            t = self.lua.table()
-            for i, v in enumerate(items, 1):
-                if v is not None:
-                    t[i] = v
-            return t, pos
-        if kind == 37:  # % map
-            m = self.lua.table()
-            for _ in range(int(line)):
-                k, pos = self._to_lua(buf, pos, state)
-                v, pos = self._to_lua(buf, pos, state)
-                if k is not None:
-                    m[k] = v
-            return self._table({b"map": m}), pos
-        if kind == 95:  # _ null
-            return None, pos
-        if kind == 35:  # # boolean
-            return line == b"t", pos
-        if kind == 44:  # , double
-            return self._table({b"double": float(line)}), pos
-        if kind == 40:  # ( big number
-            return self._table({b"big_number": line}), pos
-        if kind == 61:  # = verbatim
-            n = int(line)
-            text = buf[pos:pos + n]
-            return self._table({b"verbatim_string": self._table({b"format": text[:3], b"string": text[4:]})}), \
-                pos + n + 2
-        if kind == 124:  # | attribute: skipped, then the reply it is attached to
-            for _ in range(2 * int(line)):
-                _, pos = self._to_lua(buf, pos, state)
-            return self._to_lua(buf, pos, state)
-        raise ValueError(f"unexpected reply type {chr(kind)!r}")
-
-    def _reply(self, v, resp3: bool, script_resp: int, depth: int) -> bytes:
-        """A Lua value returned by a script as a reply (luaReplyToRedisReply)."""
-        t = type(v)
-        if t is bytes:
-            return b"$%d\r\n%b\r\n" % (len(v), v)
-        if t is bool:
-            if script_resp == 2:
-                return b":1\r\n" if v else (b"_\r\n" if resp3 else b"$-1\r\n")
-            if resp3:
-                return b"#t\r\n" if v else b"#f\r\n"
-            return b":1\r\n" if v else b":0\r\n"
-        if t is int or t is float:
-            return b":%d\r\n" % _to_long_long(v)
-        if v is None or lua51.lua_type(v) != "table":
-            return b"_\r\n" if resp3 else b"$-1\r\n"
-        if depth > _MAX_DEPTH:
-            return b"-ERR reached lua stack limit\r\n"
-        err = v[b"err"]
-        if type(err) is bytes:
-            return _error_line(err)
-        ok = v[b"ok"]
-        if type(ok) is bytes:
-            return b"+%b\r\n" % ok.replace(b"\r", b" ").replace(b"\n", b" ")
-        d = v[b"double"]
-        if type(d) is int or type(d) is float:
-            text = format_double(float(d))
-            return b",%b\r\n" % text if resp3 else b"$%d\r\n%b\r\n" % (len(text), text)
-        big = v[b"big_number"]
-        if type(big) is bytes:
-            big = big.replace(b"\r", b" ").replace(b"\n", b" ")
-            return b"(%b\r\n" % big if resp3 else b"$%d\r\n%b\r\n" % (len(big), big)
-        verbatim = v[b"verbatim_string"]
-        if verbatim is not None and lua51.lua_type(verbatim) == "table":
-            fmt, text = verbatim[b"format"], verbatim[b"string"]
-            if type(fmt) is bytes and type(text) is bytes:
-                if resp3:
-                    return b"=%d\r\n%b:%b\r\n" % (len(text) + 4, fmt[:3], text)
-                return b"$%d\r\n%b\r\n" % (len(text), text)
-        depth += 1
-        m = v[b"map"]
-        if m is not None and lua51.lua_type(m) == "table":
-            parts = [self._reply(k, resp3, script_resp, depth) + self._reply(x, resp3, script_resp, depth)
-                     for k, x in m.items()]
-            head = b"%%%d\r\n" % len(parts) if resp3 else b"*%d\r\n" % (2 * len(parts))
-            return head + b"".join(parts)
-        s = v[b"set"]
-        if s is not None and lua51.lua_type(s) == "table":
-            parts = [self._reply(k, resp3, script_resp, depth) for k in s.keys()]
-            return (b"~%d\r\n" if resp3 else b"*%d\r\n") % len(parts) + b"".join(parts)
-        parts = []
-        i = 1
-        while (x := v[i]) is not None:
-            parts.append(self._reply(x, resp3, script_resp, depth))
-            i += 1
-        return b"*%d\r\n" % len(parts) + b"".join(parts)
-
-
-def _arguments(args: tuple) -> list[bytes] | None:
-    """redis.call's arguments as a command line (numbers as Redis prints them
-    with %.17g); None if one is neither a string nor a number."""
-    argv = []
-    for a in args:
-        t = type(a)
-        if t is bytes:
-            argv.append(a)
-        elif t is int:
-            argv.append(b"%d" % a)
-        elif t is float:
-            argv.append(_g17(a))
-        else:
-            return None
-    return argv
-
-
-def _lua_string(v) -> bytes | None:
-    """lua_tolstring: a string, a number as Lua prints it (%.14g), else None."""
-    t = type(v)
-    if t is bytes:
-        return v
-    if t is int or t is float:
-        return b"%.14g" % v
-    return None
-
-
-def _lua_number(v) -> float | int | None:
-    """lua_tonumber where lua_isnumber holds (numbers, numeric strings), else None."""
-    t = type(v)
-    if t is int or t is float:
-        return v
-    if t is bytes:
-        try:
-            return float(v.strip()) if not v.strip().lower().startswith(b"0x") else int(v.strip(), 16)
-        except ValueError:
-            return None
-    return None
-
-
-def _g17(d: float) -> bytes:
-    if math.isinf(d):
-        return b"inf" if d > 0 else b"-inf"
-    if math.isnan(d):
-        return b"nan" if math.copysign(1.0, d) > 0 else b"-nan"
-    return b"%.17g" % d
-
-
-def _to_long_long(v) -> int:
-    """(long long) of a Lua number, as C converts it on x86 (out of range: LLONG_MIN)."""
-    if type(v) is int:
-        return v if _LLONG_MIN <= v < -_LLONG_MIN else _LLONG_MIN
-    if math.isnan(v) or math.isinf(v) or not (-9.223372036854775808e18 <= v < 9.223372036854775808e18):
-        return _LLONG_MIN
-    return int(v)
-
-
-def _error_line(msg: bytes) -> bytes:
-    """An error reply of ``msg`` (no newline inside: Redis maps them to spaces)."""
-    msg = msg.strip(b"\r\n").replace(b"\r", b" ").replace(b"\n", b" ")
-    return b"-%b\r\n" % msg
 
 
 def _mark_paths(run_dir: str, index: int) -> tuple[str, str]:
