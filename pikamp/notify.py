@@ -139,9 +139,10 @@ EVENTS: dict[str, Callable] = {
 }
 # Events that name a removal already: no "del" after them.
 _REMOVALS = {b"del", b"rename_from", b"move_from", b"expired"}
-# Store commands whose empty result deletes the destination: only "del" then.
+# Store commands whose empty result deletes the destination: only "del" then
+# (RESTORE REPLACE with a TTL already past deletes the key it replaces).
 _STORES = {b"sinterstore", b"sunionstore", b"sdiffstore", b"zinterstore", b"zunionstore", b"zdiffstore",
-           b"zrangestore", b"sortstore", b"georadiusstore", b"geosearchstore", b"set", b"expire"}
+           b"zrangestore", b"sortstore", b"georadiusstore", b"geosearchstore", b"set", b"expire", b"restore"}
 
 
 # Commands that write the key after their last STORE / STOREDIST, which Redis'

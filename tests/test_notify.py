@@ -11,6 +11,7 @@ import pytest
 
 from resp_client import RawConn, parse
 
+DUMPED_V = b"\x00\x01v\n\x00\x91\x08\xce\xb2\x198\x8a\xce"  # Redis 7.0's DUMP of the string "v"
 SEQUENCES = {
     "strings": [("SET", "a", "1"), ("SET", "a", "2", "EX", "100"), ("SETEX", "b", "10", "v"), ("INCR", "n"),
                 ("INCRBYFLOAT", "n", "1.5"), ("APPEND", "a", "x"), ("SETRANGE", "a", "0", "zz"),
@@ -60,6 +61,9 @@ SEQUENCES = {
                 ("SLEEP",), ("GET", "e"), ("GETEX", "k2", "EX", "100"), ("GETEX", "k2", "PERSIST"),
                 ("SET", "k2", "v", "KEEPTTL"), ("SETNX", "k2", "x"), ("SETNX", "new", "x"), ("UNLINK", "new"),
                 ("MULTI",), ("SET", "m", "1"), ("INCR", "m"), ("EXEC",)],
+    "restore": [("RESTORE", "r", "0", DUMPED_V), ("RESTORE", "r", "0", DUMPED_V), ("SADD", "s", "a"),
+                ("RESTORE", "s", "100000", DUMPED_V, "REPLACE"), ("RESTORE", "s", "1", DUMPED_V, "REPLACE", "ABSTTL"),
+                ("RESTORE", "n", "1", DUMPED_V, "ABSTTL"), ("DUMP", "r")],
 }
 
 

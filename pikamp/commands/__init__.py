@@ -22,6 +22,7 @@ MODULES = (
     "transactions",
     "slowlog",
     "introspection",
+    "dump",
     "pubsub",
     "monitor",
     "persistence",

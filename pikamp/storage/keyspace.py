@@ -3,6 +3,7 @@
 - Key images: a key's meta record plus its data / zscore entries (relative to
   its ``data_prefix``), read once and written again under another name, in
   another DB, or serialized for another worker (RENAME, COPY, MOVE).
+- Whole values: a key made at once from a value of any type (RESTORE).
 - SCAN: opaque cursors mapped to resume keys (pikamp.storage.cursors).
 - RANDOMKEY: a seek to a random point of the meta column family.
 - SWAPDB: closing, exchanging and reopening DB directories.
@@ -18,8 +19,8 @@ import struct
 from dataclasses import dataclass, field
 
 from pikamp.glob import Glob, compile_pattern
-from pikamp.storage import codec
-from pikamp.storage.codec import STRING
+from pikamp.storage import codec, strings
+from pikamp.storage.codec import HASH, LIST, SET, STRING, ZSET
 from pikamp.storage.cursors import CURSORS
 from pikamp.storage.database import Database
 from pikamp.storage.engine import DATA, ZSCORE
@@ -136,6 +137,45 @@ def dump_key(db: Database, key: bytes, raw: bytes) -> bytes:
 def restore_key(db: Database, key: bytes, payload: bytes, old: bytes | None) -> None:
     """Store a ``dump_key`` payload as ``key``, replacing ``old``."""
     write_image(db, key, decode_image(payload), old)
+
+
+# -- whole values ----------------------------------------------------------------
+
+
+def store_value(db: Database, key: bytes, typ: int, value, expire_ms: int, old: bytes | None) -> None:
+    """Make ``key`` the value ``value`` of type ``typ``, expiring at
+    ``expire_ms`` (0: never), over ``old`` (its live meta record, or None).
+    ``value`` is shaped as pikamp.rdb decodes it: bytes for a string; a
+    non-empty list of elements (list, head first), members (set, distinct),
+    (field, value) (hash, distinct fields) or (member, score) (zset,
+    distinct members)."""
+    if typ == STRING:
+        strings.put(db, key, value, expire_ms, old)
+        return
+    version = db.new_version()
+    n = len(value)
+    if typ == LIST:
+        meta = codec.encode_list(version, n, codec.LIST_INITIAL_LEFT, codec.LIST_INITIAL_RIGHT + n, expire_ms)
+    else:
+        meta = codec.encode_collection(typ, version, n, expire_ms)
+    # put_meta range-deletes the old members: the new ones must come after it in the batch.
+    db.put_meta(key, meta, old)
+    prefix = codec.data_prefix(key, version)
+    put = db.engine.put
+    if typ == LIST:
+        for i, element in enumerate(value, codec.LIST_INITIAL_RIGHT):
+            put(DATA, prefix + codec.encode_index(i), element)
+    elif typ == HASH:
+        for field_, v in value:
+            put(DATA, prefix + field_, v)
+    elif typ == SET:
+        for member in value:
+            put(DATA, prefix + member, b"")
+    elif typ == ZSET:
+        for member, score in value:
+            score += 0.0  # -0.0 is stored as 0.0 (pikamp.storage.zsets)
+            put(DATA, prefix + member, codec.pack_double(score))
+            put(ZSCORE, prefix + codec.encode_score(score) + member, b"")
 
 
 def _key_range(glob: Glob | None) -> tuple[bytes, bytes | None]:
