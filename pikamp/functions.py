@@ -223,21 +223,26 @@ def of(worker: "Worker") -> Functions:
     return f
 
 
-def store(worker: "Worker", op: bytes, name: bytes, code: bytes) -> None:
-    """Write a change of the libraries into every DB of this worker (op:
-    b"load" name code, b"delete" name, b"flush"); RespError if a DB refuses."""
+def store(worker: "Worker", op: bytes, args: list[bytes]) -> None:
+    """Write a change of the libraries into every DB of this worker, in one
+    batch per DB (op, args: b"load" [name, code], b"delete" [name, _],
+    b"flush" [_, _], b"restore" [flush 1/0, name, code, name, code ...]);
+    RespError if a DB refuses."""
     prefix = codec.FUNCTION_PREFIX
     end = prefix[:-1] + bytes((prefix[-1] + 1,))
     for index in worker.owned():
         db = worker.dbs[index]
         eng = db.engine
-        if op == b"load":
-            eng.put(STATE, prefix + name, code)
-        elif op == b"delete":
-            eng.delete(STATE, prefix + name)
-        else:
+        if op == b"flush" or (op == b"restore" and args[0] == b"1"):
             for key, _ in list(eng.iterate(STATE, prefix, end)):
                 eng.delete(STATE, key)
+        if op == b"load":
+            eng.put(STATE, prefix + args[0], args[1])
+        elif op == b"delete":
+            eng.delete(STATE, prefix + args[0])
+        elif op == b"restore":
+            for i in range(1, len(args) - 1, 2):
+                eng.put(STATE, prefix + args[i], args[i + 1])
         if not eng.commit():
             raise eng.refusal()
     worker.functions = None

@@ -958,3 +958,33 @@ def encode_zset(w: Writer, count: int, items_descending: Iterable[tuple[bytes, f
     for m, s in items_descending:
         w.string(m)
         w.add(pack(s))
+
+
+# -- FUNCTION DUMP / RESTORE ------------------------------------------------------
+OPCODE_FUNCTION2 = 245
+OPCODE_FUNCTION_PRE_GA = 246
+
+
+def encode_functions(codes: list[bytes], limit: int) -> bytes:
+    """FUNCTION DUMP's payload: each library's code after RDB_OPCODE_FUNCTION2."""
+    w = Writer(limit)
+    for code in codes:
+        w.add(bytes((OPCODE_FUNCTION2,)))
+        w.string(code)
+    return w.finish()
+
+
+def decode_functions(payload: bytes, max_expanded: int) -> list[bytes]:
+    """The library codes of a FUNCTION RESTORE payload; PayloadError with
+    Redis' reply for one it refuses."""
+    check_footer(payload)
+    r = _Reader(payload, len(payload) - FOOTER_LEN, max_expanded)
+    codes = []
+    while r.pos < r.end:
+        if r.byte() != OPCODE_FUNCTION2:
+            raise PayloadError("ERR given type is not a function")
+        try:
+            codes.append(r.string())
+        except PayloadError:
+            raise PayloadError("ERR Failed loading library payload") from None
+    return codes

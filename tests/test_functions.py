@@ -78,6 +78,7 @@ def test_functions_like_redis(diff):
     diff("FUNCTION", "LIST", "foo")
     diff("FUNCTION", "LIST", "libraryname")
     diff("FUNCTION", "STATS")
+    diff("FUNCTION", "HELP")
     diff("FUNCTION", "DELETE", "nosuch")
     diff("FUNCTION", "DELETE", "lib2")
     diff("FCALL", "v", "0")
@@ -174,3 +175,46 @@ def test_functions_replicate(tmp_path):
     finally:
         replica.stop()
         master.stop()
+
+
+LIB2 = "#!lua name=second\nredis.register_function('second', function() return 2 end)"
+
+
+def test_function_dump_and_restore_like_redis(diff):
+    diff("FUNCTION", "FLUSH")
+    diff("FUNCTION", "LOAD", LIB)
+    payload = diff("FUNCTION", "DUMP")  # one library: the same bytes
+    dumped = parse(payload)
+    diff("FUNCTION", "RESTORE", dumped)  # APPEND: it is there already
+    diff("FUNCTION", "RESTORE", dumped, "APPEND")
+    diff("FUNCTION", "RESTORE", dumped, "REPLACE")
+    diff("FUNCTION", "RESTORE", dumped, "BAD")
+    diff("FUNCTION", "RESTORE", dumped, "FLUSH", "extra")
+    diff("FUNCTION", "RESTORE", "junk")
+    diff("FUNCTION", "RESTORE", dumped[:-1] + bytes([dumped[-1] ^ 1]))
+    diff("FUNCTION", "FLUSH")
+    diff("FUNCTION", "LOAD", LIB2)
+    diff("FUNCTION", "RESTORE", dumped, "FLUSH")
+    diff("FUNCTION", "LIST", unordered=True)
+    diff("FCALL", "up", "0", "restored")
+    diff("FCALL", "second", "0")
+    diff("FUNCTION", "DELETE", "mylib")
+    diff("FUNCTION", "RESTORE", dumped)  # APPEND to an empty set of libraries
+    diff("FCALL", "up", "0", "again")
+
+
+def test_dumps_cross_between_pikamp_and_redis(pikamp_server, redis_server):
+    p, r = RawConn(pikamp_server.port), RawConn(redis_server.port)
+    try:
+        for c in (p, r):
+            c.call("FUNCTION", "FLUSH")
+        assert parse(r.call("FUNCTION", "LOAD", LIB)) == b"mylib"
+        assert p.call("FUNCTION", "RESTORE", parse(r.call("FUNCTION", "DUMP"))) == b"+OK\r\n"
+        assert p.call("FCALL", "up", "0", "from redis") == b"$10\r\nFROM REDIS\r\n"
+        assert parse(p.call("FUNCTION", "LOAD", LIB2)) == b"second"
+        assert r.call("FUNCTION", "RESTORE", parse(p.call("FUNCTION", "DUMP")), "REPLACE") == b"+OK\r\n"
+        assert r.call("FCALL", "second", "0") == b":2\r\n"
+    finally:
+        for c in (p, r):
+            c.call("FUNCTION", "FLUSH")
+            c.close()

@@ -1,7 +1,7 @@
 """Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
 (LOAD, EXISTS, FLUSH, KILL, HELP); the interpreter is pikamp.scripting.
 Functions: FCALL, FCALL_RO and FUNCTION (LOAD, DELETE, FLUSH, LIST, STATS,
-KILL, HELP); the libraries are pikamp.functions.
+DUMP, RESTORE, KILL, HELP); the libraries are pikamp.functions.
 
 Each worker has its own interpreter and script cache. A script loaded in one
 worker (SCRIPT LOAD, or the first EVAL of it) is sent to the others at once,
@@ -12,12 +12,11 @@ takes to reach a third worker, can still get NOSCRIPT.) SCRIPT KILL
 stops a script that runs longer than busy-reply-threshold (lua-time-limit)
 and has not written, as in Redis; but the busy worker serves nothing
 meanwhile (no BUSY replies: its clients wait), so SCRIPT KILL must come
-through a connection of another worker. SCRIPT DEBUG, FUNCTION DUMP and
-FUNCTION RESTORE are not provided.
+through a connection of another worker. SCRIPT DEBUG is not provided.
 """
 from __future__ import annotations
 
-from pikamp import functions, scripting
+from pikamp import functions, rdb, scripting
 from pikamp.commands.table import ALL, LOCAL, command, dispatch
 from pikamp.deferred import Deferred
 from pikamp.errors import RespError
@@ -337,6 +336,59 @@ def function_list(ctx, args):
     return out
 
 
+@command("function|dump", 2, "noscript", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Dump all functions into a serialized binary payload",
+         complexity="O(N) where N is the number of functions")
+def function_dump(ctx, args):
+    libraries = functions.of(ctx.worker).libraries
+    try:
+        return rdb.encode_functions([lib.code for _, lib in sorted(libraries.items())], ctx.worker.max_bulk)
+    except rdb.PayloadTooLarge as e:
+        raise RespError(f"ERR the FUNCTION DUMP payload would be larger than proto-max-bulk-len ({e.args[0]} "
+                        "bytes)") from None
+
+
+@command("function|restore", -3, "write denyoom noscript", route=LOCAL, group="scripting", since="7.0.0",
+         summary="Restore all the functions on the given payload",
+         complexity="O(N) where N is the number of functions on the payload")
+def function_restore(ctx, args):
+    policy = b"append"
+    if len(args) > 4:
+        raise RespError(f"ERR unknown subcommand or wrong number of arguments for '{args[1].decode('latin-1')}'. "
+                        "Try FUNCTION HELP.")
+    if len(args) == 4:
+        policy = args[3].lower()
+        if policy not in (b"flush", b"append", b"replace"):
+            raise RespError("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+    try:
+        codes = rdb.decode_functions(args[2], ctx.worker.max_bulk)
+    except rdb.PayloadError as e:
+        raise RespError(str(e)) from None
+    f = functions.of(ctx.worker)
+    restored: dict[bytes, functions.Library] = {}
+    for code in codes:
+        lib = f.compile(code)
+        if lib.name in restored:
+            raise RespError(f"ERR Library '{lib.name.decode('latin-1')}' already exists")
+        restored[lib.name] = lib
+    kept = {} if policy == b"flush" else dict(f.libraries)
+    for name in restored:
+        if name in kept:
+            if policy == b"append":
+                raise RespError(f"ERR Library {name.decode('latin-1')} already exists")
+            del kept[name]
+    taken = {fname for lib in kept.values() for fname in lib.functions}
+    for lib in restored.values():
+        for fname in lib.functions:
+            if fname in taken:
+                raise RespError(f"ERR Function {fname.decode('latin-1')} already exists")
+            taken.add(fname)
+    change = [b"restore", b"1" if policy == b"flush" else b"0"]
+    for lib in restored.values():
+        change += [lib.name, lib.code]
+    return _change_everywhere(ctx, change, "OK")
+
+
 @command("function|stats", 2, "noscript allow_busy", route=LOCAL, group="scripting", since="7.0.0",
          summary="Return information about the function currently running (name, description, duration)",
          complexity="O(1)")
@@ -382,6 +434,17 @@ _FUNCTION_HELP = [
     "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
     "    * ASYNC: Asynchronously flush the libraries.",
     "    * SYNC: Synchronously flush the libraries.",
+    "DUMP",
+    "    Return a serialized payload representing the current libraries, can be restored using FUNCTION "
+    "RESTORE command",
+    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+    "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+    "    control how to handle existing libraries (default APPEND):",
+    "    * FLUSH: delete all existing libraries.",
+    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+    "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+    "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+    "      in case of functions name collision with another library).",
     "HELP",
     "    Prints this help.",
 ]
@@ -393,8 +456,8 @@ def function_help(ctx, args):
     return _FUNCTION_HELP
 
 
-@command("__function_apply", 4, "write", route=ALL, internal=True,
+@command("__function_apply", -3, "write", route=ALL, internal=True,
          summary="Store a change of the function libraries in this worker's DBs")
 def function_apply(ctx, args):
-    functions.store(ctx.worker, args[1], args[2], args[3])
+    functions.store(ctx.worker, args[1], args[2:])
     return "OK"
