@@ -85,3 +85,33 @@ def test_sleep_and_active_expire(debug_pair):
     finally:
         c.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         c.close()
+
+
+def _fields(reply: bytes) -> dict[bytes, bytes]:
+    return dict(part.split(b":", 1) for part in reply[1:-2].split(b" ") if b":" in part)
+
+
+def test_debug_object(debug_pair):
+    """The encoding, refcount and serialized length are Redis'; there is no
+    object address or access clock to compare (a list also lacks Redis'
+    quicklist figures)."""
+    p, r = (RawConn(s.port) for s in debug_pair)
+    try:
+        for c in (p, r):
+            c.call("FLUSHALL")
+            c.call("SET", "s", "hello")
+            c.call("SET", "n", "123")
+            c.call("SET", "big", "x" * 100)
+            c.call("HSET", "h", "f", "v")
+            c.call("SADD", "is", "1", "2")
+            c.call("SADD", "ss", "a", "b")
+            c.call("ZADD", "z", "1", "a")
+            c.call("RPUSH", "l", "a", "b")
+        for key in ("s", "n", "big", "h", "is", "ss", "z", "l"):
+            mine, ref = _fields(p.call("DEBUG", "OBJECT", key)), _fields(r.call("DEBUG", "OBJECT", key))
+            wanted = (b"encoding", b"refcount", b"serializedlength")
+            assert {k: mine[k] for k in wanted} == {k: ref[k] for k in wanted}, key
+        assert p.call("DEBUG", "OBJECT", "nokey") == r.call("DEBUG", "OBJECT", "nokey") == b"-ERR no such key\r\n"
+    finally:
+        p.close()
+        r.close()

@@ -2,8 +2,8 @@
 ``yes`` (or ``local`` and the client is local). The subcommands that mean
 something for pikamp: DIGEST and DIGEST-VALUE (Redis' dataset digest, the
 same bytes for the same data, so a master and its replica, or pikamp and
-Redis, can be compared), SLEEP, LOG, SET-ACTIVE-EXPIRE, HELP. The others
-(RELOAD, OBJECT, crash and allocator helpers ...) are unknown subcommands.
+Redis, can be compared), SLEEP, LOG, SET-ACTIVE-EXPIRE, OBJECT, HELP. The
+others (RELOAD, crash and allocator helpers ...) are unknown subcommands.
 """
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import logging
 import re
 import time
 
+from pikamp import rdb
+from pikamp.commands.dump import payload as dump_payload
+from pikamp.commands.introspection import encoding, refcount
 from pikamp.commands.table import ALL, LOCAL, OWNER, command
 from pikamp.deferred import Deferred
 from pikamp.errors import RespError
@@ -35,6 +38,8 @@ _HELP = [
     "    Output a hex signature of the values of all the specified keys.",
     "LOG <message>",
     "    Write <message> to the server log.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -79,6 +84,10 @@ def debug(ctx, args):
         return d
     if sub == b"digest" and len(args) == 2:
         return _dataset_digest(w, ctx.resp3)
+    if sub == b"object" and len(args) == 3:
+        d = Deferred(ctx.resp3)
+        w.call_owner(conn.db_index, [b"__debug_object", args[2]], d.resolve_raw, ctx.resp3)
+        return d
     if sub == b"digest-value" and len(args) >= 2:
         d = Deferred(ctx.resp3)
         w.call_owner(conn.db_index, [b"__digest_values", *args[2:]], d.resolve_raw, ctx.resp3)
@@ -192,6 +201,23 @@ def digest_values(ctx, args):
         raw = db.lookup(key)
         out.append((value_digest(db, key, raw) if raw is not None else _ZERO).hex())
     return out
+
+
+@command("__debug_object", 2, "", route=OWNER, internal=True, summary="DEBUG OBJECT in the key's DB")
+def debug_object(ctx, args):
+    """Redis' line, with what pikamp knows: the encoding Redis would use, the
+    length of the value's RDB serialization (DUMP's, without the type byte
+    and footer), and, as pikamp keeps no access times, a key idle for 0 s
+    (lru: the LRU clock now). There is no object address (0x0), and a list
+    gets none of Redis' quicklist figures."""
+    key = args[1]
+    raw = ctx.db.lookup(key)
+    if raw is None:
+        raise RespError("ERR no such key")
+    length = len(dump_payload(ctx, key, raw, 1 << 62)) - 1 - rdb.FOOTER_LEN
+    lru = int(time.time()) & ((1 << 24) - 1)
+    return (f"Value at:0x0 refcount:{refcount(raw)} encoding:{encoding(ctx, key, raw)} "
+            f"serializedlength:{length} lru:{lru} lru_seconds_idle:0")
 
 
 @command("__debug_active_expire", 2, "", route=ALL, internal=True, summary="DEBUG SET-ACTIVE-EXPIRE here")

@@ -46,12 +46,12 @@ def dump(ctx, args):
     if codec.logical_type(raw) == STRING and strings.length(raw) > limit:  # refused before it is read
         raise RespError(TOO_LARGE.format(limit))
     try:
-        return _payload(ctx, key, raw, limit)
+        return payload(ctx, key, raw, limit)
     except rdb.PayloadTooLarge:
         raise RespError(TOO_LARGE.format(limit)) from None
 
 
-def _payload(ctx, key: bytes, raw: bytes, limit: int) -> bytes:
+def payload(ctx, key: bytes, raw: bytes, limit: int) -> bytes:
     db = ctx.db
     cfg = ctx.worker.config
     w = rdb.Writer(limit, cfg.values.get("rdbcompression", "yes").lower() == "yes")

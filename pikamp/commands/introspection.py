@@ -139,8 +139,11 @@ def object_idletime(ctx, args):
          summary="Get the number of references to the value of the key")
 def object_refcount(ctx, args):
     raw = ctx.db.lookup(args[2])
-    if raw is None:
-        return None
+    return None if raw is None else refcount(raw)
+
+
+def refcount(raw: bytes) -> int:
+    """What Redis would count: its shared integers 0..9999 are never freed."""
     if raw[0] == STRING:
         value = raw[codec.HEADER_LEN:]
         if len(value) <= 4 and _is_int(value) and 0 <= int(value) < 10000:
