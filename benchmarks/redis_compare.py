@@ -31,7 +31,7 @@ from launch import HOST, PikampServer, RedisServer, Server  # noqa: E402
 TESTS = ("set", "get", "incr", "mset")
 # Tests that are not redis-benchmark's own: a command line (after SCRIPT LOAD
 # of the script, whose SHA1 replaces {sha}); __rand_int__ ranges over -r.
-SCRIPTED = {"evalsha": ("return redis.call('incr', KEYS[1])", ["EVALSHA", "{sha}", "1", "key:__rand_int__"])}
+SCRIPTED = {"evalsha": ("return redis.call('incr', KEYS[1])", ["EVALSHA", "{sha}", "1", "lua:__rand_int__"])}
 PIPELINES = (1, 16)
 CLIENTS = 50
 KEYSPACE = 1_000_000
